@@ -1,0 +1,64 @@
+"""Wiring shared by every transport: settings -> content -> store -> engine.
+
+Kept separate so `main()` functions only wire things, and tests can build the same pieces.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.engine import Engine
+from bot.flows import Flow, Texts, load_flow, load_texts
+from bot.knowledge.search import KnowledgeSearch, SearchHit
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class LazyKnowledge:
+    """Opens the knowledge index on the first search, so starting a chat stays fast.
+
+    If the index cannot be opened, every search raises and the engine says the knowledge
+    base is unavailable; facilitation goes on.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._inner: KnowledgeSearch | None = None
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        offset: int = 0,
+        thema: str | None = None,
+        soort: str | None = None,
+        stap: int | None = None,
+    ) -> list[SearchHit]:
+        if self._inner is None:
+            from bot.knowledge.retriever import open_knowledge
+
+            self._inner = open_knowledge(self._settings)
+        return self._inner.search(query, k, offset=offset, thema=thema, soort=soort, stap=stap)
+
+
+@dataclass
+class Kompas:
+    settings: Settings
+    flow: Flow
+    texts: Texts
+    store: Store
+    engine: Engine
+
+
+async def open_kompas(settings: Settings, *, knowledge: KnowledgeSearch | None = None, bot_username: str | None = None) -> Kompas:
+    """Load and validate the content, open (and migrate) the store, build the engine."""
+    flow = load_flow()
+    texts = load_texts()
+    settings.ensure_home()
+    store = await Store.open(settings.effective_database_url)
+    engine = Engine(flow, texts, knowledge or LazyKnowledge(settings), bot_username=bot_username)
+    return Kompas(settings=settings, flow=flow, texts=texts, store=store, engine=engine)

@@ -1,0 +1,124 @@
+"""The `kompas` command line: wiring only; the work happens in the modules it calls."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Coroutine
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from bot.app import open_kompas
+from bot.config import Settings
+from bot.console import ConsoleChat, stdin_lines
+from bot.engine import Actor, progress
+from bot.flows import FlowError, load_flow, load_texts
+from bot.store import Store, StoreError
+
+app = typer.Typer(
+    help="Kompasbot: samen door het Kwaliteitskompas.", no_args_is_help=True, add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False)
+
+
+def run(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run a command; known problems become a Dutch message, never a traceback."""
+    try:
+        asyncio.run(coroutine)
+    except (FlowError, StoreError) as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def chat(
+    sessie: Annotated[str | None, typer.Option("--sessie", "-s", help="Hervat (of start) dit kompas.")] = None,
+    naam: Annotated[str | None, typer.Option("--naam", help="Je naam in het kompas.")] = None,
+) -> None:
+    """Werk in de terminal door een kompas."""
+    run(_chat(sessie, naam))
+
+
+async def _chat(sessie: str | None, naam: str | None) -> None:
+    kompas = await open_kompas(Settings())
+    interactive = sys.stdin.isatty()
+    console = Console(highlight=False, soft_wrap=not interactive)
+    actor = Actor(id="terminal", name=naam or _user_name())
+    transport = ConsoleChat(
+        kompas.engine,
+        kompas.store,
+        console=console,
+        rich_output=interactive and console.is_terminal,
+        actor=actor,
+    )
+    try:
+        await transport.run(stdin_lines(interactive), session_name=sessie)
+    finally:
+        await kompas.store.close()
+
+
+def _user_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - any lookup failure just means no name
+        return ""
+
+
+@app.command()
+def sessies() -> None:
+    """Toon alle kompassen met hun voortgang."""
+    run(_sessions())
+
+
+async def _sessions() -> None:
+    settings = Settings()
+    settings.ensure_home()
+    flow = load_flow()
+    store = await Store.open(settings.effective_database_url)
+    try:
+        summaries = await store.list_sessions()
+    finally:
+        await store.close()
+    out = Console(highlight=False)
+    if not summaries:
+        out.print("Er zijn nog geen kompassen. Start er een met: kompas chat", markup=False)
+        return
+    for s in summaries:
+        when = s.updated_at.strftime("%d-%m-%Y %H:%M")
+        step = "klaar" if s.session.phase == "klaar" else f"stap {s.session.step}"
+        out.print(
+            f"{s.chat_id}/{s.id}  {s.vraagstuk}  ({progress(flow, s.session)}% ingevuld, {step}, laatst {when})",
+            markup=False,
+        )
+
+
+@app.command()
+def controleer() -> None:
+    """Controleer de inhoudsbestanden (flows/) op fouten."""
+    try:
+        flow = load_flow()
+        load_texts()
+    except FlowError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    questions = len(flow.question_keys())
+    Console().print(f"In orde: {len(flow.stappen)} stappen, {questions} vragen.", markup=False)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - last line of defence: no traceback for users
+        logging.getLogger("kompas").debug("onverwachte fout", exc_info=True)
+        err.print(f"Er ging iets mis ({exc.__class__.__name__}). Er is niets verloren gegaan.", markup=False)
+        sys.exit(1)

@@ -1,0 +1,246 @@
+"""The compass as data: load and validate `flows/*.yaml`.
+
+The questions, help texts and bot messages live in YAML so that an adviser can edit them
+without touching Python. Everything is validated at start-up; a broken file raises
+`FlowError` with a Dutch message that names the file, the place and the field.
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bot.content import content_dir
+
+AnswerKind = Literal["lijst", "formulering", "items"]
+ROLES: tuple[str, ...] = ("gemeente", "aanbieder", "doelgroep", "anders")
+STEP_NUMBERS = range(0, 7)
+Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class FlowError(Exception):
+    """A content file is missing or invalid; the message is meant for the operator."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ItemField(_Strict):
+    """One extra field of a structured item (the item's first field is its main text)."""
+
+    sleutel: Key
+    vraag: str
+    keuzes: tuple[str, ...] = ()
+    verwijst_naar: Key | None = None
+    meerdere: bool = False
+    verplicht: bool = False
+    hulp: str = ""
+
+
+class Question(_Strict):
+    sleutel: Key
+    kort: str
+    tekst: str
+    soort: AnswerKind
+    hulp: str = ""
+    doorvragen: tuple[str, ...] = ()
+    voorbeeld: str = ""
+    velden: tuple[ItemField, ...] = ()
+    kiezen: bool = False
+    suggesties: Literal["interventies", "werkzame-factoren", "meetinstrumenten"] | None = None
+
+    @model_validator(mode="after")
+    def _fields_match_kind(self) -> Question:
+        if self.soort == "items" and not self.velden:
+            raise ValueError("een vraag van soort 'items' heeft 'velden' nodig")
+        if self.soort != "items" and self.velden:
+            raise ValueError("alleen een vraag van soort 'items' mag 'velden' hebben")
+        if self.kiezen and self.soort == "formulering":
+            raise ValueError("'kiezen' kan alleen bij een lijst of items")
+        return self
+
+
+class Step(_Strict):
+    nummer: int = Field(ge=0, le=6)
+    titel: str
+    doel: str
+    uitleg: str = ""
+    vragen: tuple[Question, ...] = Field(min_length=1)
+
+
+class Flow(_Strict):
+    """The whole compass: the preparation (step 0) and the six steps, in order."""
+
+    naam: str
+    versie: int = Field(ge=1)
+    stappen: tuple[Step, ...]
+
+    @model_validator(mode="after")
+    def _complete_and_consistent(self) -> Flow:
+        numbers = [step.nummer for step in self.stappen]
+        if numbers != list(STEP_NUMBERS):
+            raise ValueError(f"de stappen moeten 0 tot en met 6 zijn, in volgorde; gevonden: {numbers}")
+        keys = [q.sleutel for step in self.stappen for q in step.vragen]
+        doubles = sorted({k for k in keys if keys.count(k) > 1})
+        if doubles:
+            raise ValueError(f"deze vraag-sleutels komen dubbel voor: {', '.join(doubles)}")
+        for step in self.stappen:
+            for question in step.vragen:
+                for item_field in question.velden:
+                    target = item_field.verwijst_naar
+                    if target and target not in keys[: keys.index(question.sleutel)]:
+                        raise ValueError(
+                            f"vraag '{question.sleutel}', veld '{item_field.sleutel}': "
+                            f"verwijst_naar '{target}' moet een eerdere vraag zijn"
+                        )
+        return self
+
+    def step(self, number: int) -> Step:
+        return self.stappen[number]
+
+    def question(self, key: str) -> Question:
+        for step in self.stappen:
+            for question in step.vragen:
+                if question.sleutel == key:
+                    return question
+        raise KeyError(key)
+
+    def step_of(self, key: str) -> int:
+        for step in self.stappen:
+            if any(q.sleutel == key for q in step.vragen):
+                return step.nummer
+        raise KeyError(key)
+
+    def question_keys(self) -> list[str]:
+        return [q.sleutel for step in self.stappen for q in step.vragen]
+
+
+class Texts(_Strict):
+    """The bot's own messages, keyed by name, with `{placeholders}`."""
+
+    berichten: dict[str, str]
+    commandos: dict[str, str]
+
+    def __call__(self, key: str, **values: object) -> str:
+        return self.berichten[key].format(**values)
+
+
+REQUIRED_MESSAGES = frozenset(
+    {
+        "welkom", "help", "geen_kompas", "kompas_gestart", "kompas_hervat", "kompassen_lijst",
+        "kompas_naam_nodig", "leeg_antwoord", "te_lang", "onbekend_commando", "onbekend_zonder_suggestie",
+        "stap_bereik", "alleen_facilitator", "geen_open_vraag", "genoteerd", "genoteerd_solo",
+        "rol_gezet", "rol_ongeldig", "rol_uitleg", "gestopt", "klaar", "overgeslagen", "veld_gevraagd",
+        "veld_keuze_ongeldig", "item_klaar", "kies_formulering", "formulering_vastgesteld",
+        "formulering_leeg", "kies_ongeldig", "shortlist_vragen", "stemming_gestart", "stemming_uitslag",
+        "stemming_geen_stemmen", "begin_stap", "al_bij_begin", "overzicht_kop", "nog_in_te_vullen",
+        "watwerkt_geen_vraag", "watwerkt_niets", "watwerkt_kop", "watwerkt_meer", "watwerkt_uit",
+        "stuurtekens", "uitleg_geen_kompas", "wie_kop", "wie_niemand", "doelgroep_ontbreekt",
+    }
+)
+
+
+def _format_location(loc: tuple[int | str, ...], data: object) -> str:
+    """Turn a pydantic error location into 'stap 3 > vraag 'activiteiten' > veld tekst'."""
+    parts: list[str] = []
+    node = data
+    for piece in loc:
+        if isinstance(piece, int) and isinstance(node, list) and piece < len(node):
+            node = node[piece]
+            label = node.get("sleutel") or node.get("nummer") if isinstance(node, dict) else None
+            parts.append(f"nr. {piece + 1}" + (f" ({label})" if label is not None else ""))
+        else:
+            node = node.get(piece) if isinstance(node, dict) else None
+            parts.append(str(piece))
+    return " > ".join(parts) or "(bovenaan)"
+
+
+def _validation_message(path: Path, error: ValidationError, data: object) -> str:
+    lines = [f"{path}: de inhoud klopt niet:"]
+    for item in error.errors():
+        where = _format_location(tuple(item["loc"]), data)
+        lines.append(f"  - {where}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def _read_yaml(path: Path) -> object:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FlowError(f"{path}: bestand niet gevonden") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FlowError(f"{path}: kan het bestand niet lezen ({exc})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"regel {mark.line + 1}, kolom {mark.column + 1}" if mark else "onbekende plek"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise FlowError(f"{path}: geen geldige YAML ({where}): {problem}") from None
+
+
+def _placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def _check_question_templates(path: Path, flow: Flow) -> None:
+    allowed = {"vraagstuk"}
+    for step in flow.stappen:
+        for question in step.vragen:
+            texts = [question.tekst, question.hulp, question.voorbeeld, *question.doorvragen]
+            for text in texts:
+                try:
+                    unknown = _placeholders(text) - allowed
+                except ValueError as exc:
+                    raise FlowError(f"{path}: vraag '{question.sleutel}': ongeldige accolades ({exc})") from None
+                if unknown:
+                    raise FlowError(
+                        f"{path}: vraag '{question.sleutel}': onbekende invulplek "
+                        f"{{{', '.join(sorted(unknown))}}}; gebruik alleen {{vraagstuk}}"
+                    )
+            for item_field in question.velden:
+                for text in (item_field.vraag, item_field.hulp):
+                    unknown = _placeholders(text) - {"vraagstuk", "item"}
+                    if unknown:
+                        raise FlowError(
+                            f"{path}: vraag '{question.sleutel}', veld '{item_field.sleutel}': onbekende invulplek "
+                            f"{{{', '.join(sorted(unknown))}}}; gebruik alleen {{vraagstuk}} of {{item}}"
+                        )
+
+
+def load_flow(path: Path | None = None) -> Flow:
+    path = path or content_dir("flows") / "kompas.yaml"
+    data = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise FlowError(f"{path}: verwacht een YAML-object met 'naam', 'versie' en 'stappen'")
+    try:
+        flow = Flow.model_validate(data)
+    except ValidationError as exc:
+        raise FlowError(_validation_message(path, exc, data)) from None
+    _check_question_templates(path, flow)
+    return flow
+
+
+def load_texts(path: Path | None = None) -> Texts:
+    path = path or content_dir("flows") / "teksten.yaml"
+    data = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise FlowError(f"{path}: verwacht een YAML-object met 'berichten' en 'commandos'")
+    try:
+        texts = Texts.model_validate(data)
+    except ValidationError as exc:
+        raise FlowError(_validation_message(path, exc, data)) from None
+    missing = sorted(REQUIRED_MESSAGES - texts.berichten.keys())
+    if missing:
+        raise FlowError(f"{path}: deze berichten ontbreken onder 'berichten': {', '.join(missing)}")
+    for key, template in texts.berichten.items():
+        try:
+            _placeholders(template)
+        except ValueError as exc:
+            raise FlowError(f"{path}: bericht '{key}': ongeldige accolades ({exc})") from None
+    return texts

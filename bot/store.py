@@ -1,0 +1,220 @@
+"""Persistent sessions: SQLAlchemy 2 (async), SQLite by default, PostgreSQL by URL.
+
+Each chat is saved in one transaction together with the marker of the event that changed
+it, so a transport can skip an event it has already stored (idempotence after a crash).
+The schema is managed by alembic and upgraded on open, so older databases keep their data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKeyConstraint, String, Text, event, select
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.compass import Chat, Session, slugify
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class StoreError(Exception):
+    """The database cannot be opened or used; the message is meant for the operator."""
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ChatRow(Base):
+    __tablename__ = "chats"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    is_group: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SessionRow(Base):
+    __tablename__ = "sessions"
+    __table_args__ = (ForeignKeyConstraint(["chat_id"], ["chats.id"], ondelete="CASCADE"),)
+
+    chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    vraagstuk: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ProcessedEventRow(Base):
+    __tablename__ = "processed_events"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    chat_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+@dataclass(frozen=True)
+class EventKey:
+    """Identifies one platform event, e.g. ('telegram', update_id)."""
+
+    source: str
+    event_id: int
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    chat_id: str
+    id: str
+    vraagstuk: str
+    updated_at: datetime
+    session: Session
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    command.upgrade(_alembic_config(connection), "head")
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    async def open(cls, url: str) -> Store:
+        """Connect, create the SQLite folder if needed, and bring the schema up to date."""
+        try:
+            parsed = make_url(url)
+        except Exception as exc:  # noqa: BLE001 - report any malformed URL the same way
+            raise StoreError(f"De database-URL klopt niet ({exc.__class__.__name__}).") from None
+        is_sqlite = parsed.get_backend_name() == "sqlite"
+        if is_sqlite and parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, pool_pre_ping=not is_sqlite)
+        if is_sqlite:
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(_upgrade)
+        except Exception as exc:
+            await engine.dispose()
+            safe = parsed.render_as_string(hide_password=True)
+            raise StoreError(f"Kan de database {safe} niet openen: {exc.__class__.__name__}") from exc
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    async def load_chat(self, chat_id: str) -> Chat | None:
+        async with self._sessions() as db:
+            row = await db.get(ChatRow, chat_id)
+            if row is None:
+                return None
+            chat = Chat.model_validate_json(row.state)
+            result = await db.execute(
+                select(SessionRow).where(SessionRow.chat_id == chat_id).order_by(SessionRow.created_at)
+            )
+            chat.sessions = {r.id: Session.model_validate_json(r.state) for r in result.scalars()}
+            return chat
+
+    async def save_chat(self, chat: Chat, marker: EventKey | None = None) -> None:
+        """Write the chat, all its compasses and the event marker in one transaction."""
+        now = datetime.now(UTC)
+        async with self._sessions.begin() as db:
+            head = chat.model_copy(update={"sessions": {}})
+            await db.merge(ChatRow(id=chat.id, is_group=chat.is_group, state=head.model_dump_json(), updated_at=now))
+            for session in chat.sessions.values():
+                await db.merge(
+                    SessionRow(
+                        chat_id=chat.id,
+                        id=session.id,
+                        vraagstuk=session.vraagstuk,
+                        state=session.model_dump_json(),
+                        created_at=session.created_at,
+                        updated_at=session.updated_at,
+                    )
+                )
+            if marker is not None:
+                db.add(ProcessedEventRow(source=marker.source, event_id=marker.event_id, chat_id=chat.id, processed_at=now))
+
+    async def mark_processed(self, marker: EventKey, chat_id: str | None = None) -> None:
+        """Record an event that changed nothing, so it is not handled twice."""
+        async with self._sessions.begin() as db:
+            await db.merge(
+                ProcessedEventRow(
+                    source=marker.source, event_id=marker.event_id, chat_id=chat_id, processed_at=datetime.now(UTC)
+                )
+            )
+
+    async def is_processed(self, marker: EventKey) -> bool:
+        async with self._sessions() as db:
+            return await db.get(ProcessedEventRow, (marker.source, marker.event_id)) is not None
+
+    async def last_event_id(self, source: str) -> int | None:
+        async with self._sessions() as db:
+            result = await db.execute(
+                select(ProcessedEventRow.event_id)
+                .where(ProcessedEventRow.source == source)
+                .order_by(ProcessedEventRow.event_id.desc())
+                .limit(1)
+            )
+            return result.scalar_one_or_none()
+
+    async def move_chat(self, old_id: str, new_id: str) -> None:
+        """Follow a group that became a supergroup: its compasses move to the new chat id."""
+        chat = await self.load_chat(old_id)
+        if chat is None:
+            return
+        moved = chat.model_copy(update={"id": new_id})
+        for session in moved.sessions.values():
+            session.chat_id = new_id
+        async with self._sessions.begin() as db:
+            await db.execute(SessionRow.__table__.delete().where(SessionRow.chat_id == old_id))
+            await db.execute(ChatRow.__table__.delete().where(ChatRow.id == old_id))
+        await self.save_chat(moved)
+
+    async def list_sessions(self) -> list[SessionSummary]:
+        async with self._sessions() as db:
+            result = await db.execute(select(SessionRow).order_by(SessionRow.updated_at.desc()))
+            return [
+                SessionSummary(
+                    chat_id=r.chat_id,
+                    id=r.id,
+                    vraagstuk=r.vraagstuk,
+                    updated_at=r.updated_at,
+                    session=Session.model_validate_json(r.state),
+                )
+                for r in result.scalars()
+            ]
+
+    async def find_session(self, name: str) -> SessionSummary | None:
+        """A compass by `chat/slug`, by slug, or by its issue as typed."""
+        wanted_chat, _, wanted = name.rpartition("/")
+        slug = slugify(wanted)
+        matches = [
+            s for s in await self.list_sessions() if s.id == slug and (not wanted_chat or s.chat_id == wanted_chat)
+        ]
+        return matches[0] if matches else None
