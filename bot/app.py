@@ -54,10 +54,12 @@ class Kompas:
     engine: Engine
 
 
-async def open_kompas(settings: Settings, *, knowledge: KnowledgeSearch | None = None, bot_username: str | None = None) -> Kompas:
+async def open_kompas(
+    settings: Settings, *, knowledge: KnowledgeSearch | None = None, bot_username: str | None = None
+) -> Kompas:
     """Load and validate the content, open (and migrate) the store, build the engine."""
-    flow = load_flow()
-    texts = load_texts()
+    flow = load_flow(settings.effective_flows_dir / "kompas.yaml")
+    texts = load_texts(settings.effective_flows_dir / "teksten.yaml")
     settings.ensure_home()
     store = await Store.open(settings.effective_database_url)
     engine = Engine(flow, texts, knowledge or LazyKnowledge(settings), bot_username=bot_username)

@@ -20,10 +20,12 @@ from bot.flows import FlowError, load_flow, load_texts
 from bot.store import Store, StoreError
 
 app = typer.Typer(
-    help="Kompasbot: samen door het Kwaliteitskompas.", no_args_is_help=True, add_completion=False,
+    help="Kompasbot: samen door het Kwaliteitskompas.",
+    no_args_is_help=True,
+    add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def run(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -67,7 +69,7 @@ async def _chat(sessie: str | None, naam: str | None) -> None:
 def _user_name() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # noqa: BLE001 - any lookup failure just means no name
+    except Exception:
         return ""
 
 
@@ -80,7 +82,7 @@ def sessies() -> None:
 async def _sessions() -> None:
     settings = Settings()
     settings.ensure_home()
-    flow = load_flow()
+    flow = load_flow(settings.effective_flows_dir / "kompas.yaml")
     store = await Store.open(settings.effective_database_url)
     try:
         summaries = await store.list_sessions()
@@ -102,9 +104,10 @@ async def _sessions() -> None:
 @app.command()
 def controleer() -> None:
     """Controleer de inhoudsbestanden (flows/) op fouten."""
+    folder = Settings().effective_flows_dir
     try:
-        flow = load_flow()
-        load_texts()
+        flow = load_flow(folder / "kompas.yaml")
+        load_texts(folder / "teksten.yaml")
     except FlowError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(2) from None
@@ -118,7 +121,7 @@ def main() -> None:
         app()
     except SystemExit:
         raise
-    except Exception as exc:  # noqa: BLE001 - last line of defence: no traceback for users
+    except Exception as exc:
         logging.getLogger("kompas").debug("onverwachte fout", exc_info=True)
         err.print(f"Er ging iets mis ({exc.__class__.__name__}). Er is niets verloren gegaan.", markup=False)
         sys.exit(1)

