@@ -659,8 +659,10 @@ class Engine:
         turn.chat.sessions[session_id] = session
         turn.chat.active = session_id
         turn.changed = True
-        facilitator = actor.name or "Jij"
-        turn.say(self._t("kompas_gestart", vraagstuk=vraagstuk, facilitator=facilitator))
+        if turn.chat.is_group:
+            turn.say(self._t("kompas_gestart", vraagstuk=vraagstuk, facilitator=actor.name or "Wie dit startte"))
+        else:
+            turn.say(self._t("kompas_gestart_solo", vraagstuk=vraagstuk))
         self._ask(turn, intro=True)
 
     def _require_session(self, turn: _Turn) -> Session | None:

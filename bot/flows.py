@@ -138,7 +138,7 @@ REQUIRED_MESSAGES = frozenset(
         "kompas_gestart",
         "kompas_hervat",
         "kompassen_lijst",
-        "kompas_naam_nodig",
+        "kompas_naam_nodig", "kompas_gestart_solo",
         "leeg_antwoord",
         "te_lang",
         "onbekend_commando",

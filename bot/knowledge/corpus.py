@@ -268,6 +268,13 @@ def _dutch(error: dict[str, Any]) -> str:
     return f"ongeldige waarde ({error['msg']})"
 
 
+class _FrontMatterLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that leaves dates as text, so pydantic can report bad dates per field."""
+
+
+_FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+
+
 def _split_front_matter(text: str) -> tuple[str, str] | str:
     """Return (yaml_text, body), or a Dutch problem description."""
     lines = text.splitlines(keepends=True)
@@ -282,8 +289,9 @@ def _split_front_matter(text: str) -> tuple[str, str] | str:
 def parse_item(path: Path, *, root: Path | None = None) -> KnowledgeItem:
     """Read and validate one corpus file.
 
-    The front matter sits between the first two ``---`` lines and is read with
-    `yaml.safe_load`; everything after it is the body. `root` (the corpus folder) only
+    The front matter sits between the first two ``---`` lines and is read with a
+    `yaml.SafeLoader` (dates are kept as text and checked by the model); everything after it
+    is the body. `root` (the corpus folder) only
     affects how the file is named in error messages. Raises `CorpusError`.
     """
     path = Path(path)
@@ -303,14 +311,14 @@ def parse_item(path: Path, *, root: Path | None = None) -> KnowledgeItem:
     front_text, body = split
 
     try:
-        data = yaml.safe_load(front_text)
+        data = yaml.load(front_text, Loader=_FrontMatterLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (regel {mark.line + 2})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "onleesbaar"
-        raise CorpusError.for_file(
-            label, [f"de front matter is geen geldige YAML{where}: {problem}"], path
-        ) from None
+        raise CorpusError.for_file(label, [f"de front matter is geen geldige YAML{where}: {problem}"], path) from None
+    except ValueError as exc:  # defensive: a constructor rejected a value
+        raise CorpusError.for_file(label, [f"de front matter bevat een ongeldige waarde ({exc})"], path) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -369,7 +377,9 @@ def load_corpus(folders: Iterable[Path] | Path) -> list[KnowledgeItem]:
         label = _label(path, root)
         if key in seen:
             errors.append(
-                CorpusError.for_file(label, [f"dezelfde id '{key}' als {seen[key]}; kies een andere bestandsnaam"], path)
+                CorpusError.for_file(
+                    label, [f"dezelfde id '{key}' als {seen[key]}; kies een andere bestandsnaam"], path
+                )
             )
             continue
         seen[key] = label
