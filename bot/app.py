@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.engine import Engine
-from bot.flows import Flow, Texts, load_flow, load_texts
+from bot.flows import Flow, Texts, load_flow, load_texts, load_themes
 from bot.knowledge.search import KnowledgeSearch, SearchHit
 from bot.store import Store
 
@@ -62,5 +62,6 @@ async def open_kompas(
     texts = load_texts(settings.effective_flows_dir / "teksten.yaml")
     settings.ensure_home()
     store = await Store.open(settings.effective_database_url)
-    engine = Engine(flow, texts, knowledge or LazyKnowledge(settings), bot_username=bot_username)
+    themes = load_themes(settings.effective_flows_dir / "themas.yaml")
+    engine = Engine(flow, texts, knowledge or LazyKnowledge(settings), bot_username=bot_username, themes=themes)
     return Kompas(settings=settings, flow=flow, texts=texts, store=store, engine=engine)

@@ -16,7 +16,7 @@ from bot.app import open_kompas
 from bot.config import Settings
 from bot.console import ConsoleChat, stdin_lines
 from bot.engine import Actor, progress
-from bot.flows import FlowError, load_flow, load_texts
+from bot.flows import FlowError, load_flow, load_texts, load_themes
 from bot.store import Store, StoreError
 
 app = typer.Typer(
@@ -108,6 +108,7 @@ def controleer() -> None:
     try:
         flow = load_flow(folder / "kompas.yaml")
         load_texts(folder / "teksten.yaml")
+        load_themes(folder / "themas.yaml")
     except FlowError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(2) from None

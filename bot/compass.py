@@ -70,6 +70,7 @@ class Session(_Model):
     id: str
     chat_id: str
     vraagstuk: str
+    themas: list[str] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
     created_by: str

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.compass import Chat, Contribution, Participant, Pending, Role, Session, slugify
-from bot.flows import ROLES, Flow, ItemField, Question, Texts
+from bot.flows import ROLES, Flow, ItemField, Question, Texts, Themes
 from bot.knowledge.search import KnowledgeSearch, SearchHit
 
 MAX_ANSWER_CHARS = 2000
@@ -190,9 +190,11 @@ class Engine:
         texts: Texts,
         knowledge: KnowledgeSearch | None = None,
         bot_username: str | None = None,
+        themes: Themes | None = None,
     ) -> None:
         self.flow = flow
         self.texts = texts
+        self.themes = themes
         self.knowledge = knowledge
         self.bot_username = bot_username
         self._handlers: dict[str, Callable[[_Turn, str], None]] = {
@@ -310,8 +312,9 @@ class Engine:
         header = f"<b>Stap {step.nummer} · vraag {session.question_index + 1} van {len(step.vragen)}</b>"
         body = self._fill(question.tekst, session)
         lines = [header, body]
-        if question.voorbeeld:
-            lines.append(f"<i>Bijvoorbeeld: {self._fill(question.voorbeeld, session)}</i>")
+        example = question.example(tuple(session.themas))
+        if example:
+            lines.append(f"<i>Bijvoorbeeld: {self._fill(example, session)}</i>")
         turn.say("\n".join(lines), buttons=QUESTION_BUTTONS, asks=True)
 
     def _advance(self, turn: _Turn) -> None:
@@ -653,6 +656,7 @@ class Engine:
             updated_at=turn.at,
             created_by=actor.id,
             facilitators=[actor.id],
+            themas=list(self.themes.detect(vraagstuk)) if self.themes else [],
         )
         role = turn.chat.roles.get(actor.id)
         session.participants[actor.id] = Participant(id=actor.id, name=actor.name, role=role)
@@ -861,8 +865,9 @@ class Engine:
                 lines.append(f"\n<b>Bij deze vraag</b>\n{self._fill(question.hulp, session)}")
             for probe in question.doorvragen:
                 lines.append(f"• {self._fill(probe, session)}")
-            if question.voorbeeld:
-                lines.append(f"<i>Bijvoorbeeld: {self._fill(question.voorbeeld, session)}</i>")
+            example = question.example(tuple(session.themas))
+            if example:
+                lines.append(f"<i>Bijvoorbeeld: {self._fill(example, session)}</i>")
         turn.say("\n".join(lines))
 
     def _cmd_who(self, turn: _Turn, _: str) -> None:

@@ -49,7 +49,7 @@ class Question(_Strict):
     soort: AnswerKind
     hulp: str = ""
     doorvragen: tuple[str, ...] = ()
-    voorbeeld: str = ""
+    voorbeeld: str | dict[str, str] = ""
     velden: tuple[ItemField, ...] = ()
     kiezen: bool = False
     suggesties: Literal["interventies", "werkzame-factoren", "meetinstrumenten"] | None = None
@@ -63,6 +63,15 @@ class Question(_Strict):
         if self.kiezen and self.soort == "formulering":
             raise ValueError("'kiezen' kan alleen bij een lijst of items")
         return self
+
+    def example(self, themes: tuple[str, ...]) -> str:
+        """The example for the session's issue: the first matching theme, else 'algemeen'."""
+        if isinstance(self.voorbeeld, str):
+            return self.voorbeeld
+        for theme in themes:
+            if theme in self.voorbeeld:
+                return self.voorbeeld[theme]
+        return self.voorbeeld.get("algemeen", "")
 
 
 class Step(_Strict):
@@ -120,6 +129,23 @@ class Flow(_Strict):
         return [q.sleutel for step in self.stappen for q in step.vragen]
 
 
+class Theme(_Strict):
+    naam: str
+    woorden: tuple[str, ...] = Field(min_length=1)
+
+
+class Themes(BaseModel):
+    """Recognise the themes of an issue from its wording (`flows/themas.yaml`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    themes: dict[Key | str, Theme]
+
+    def detect(self, issue: str) -> tuple[str, ...]:
+        text = f" {issue.lower()} "
+        return tuple(slug for slug, theme in self.themes.items() if any(word in text for word in theme.woorden))
+
+
 class Texts(_Strict):
     """The bot's own messages, keyed by name, with `{placeholders}`."""
 
@@ -138,7 +164,8 @@ REQUIRED_MESSAGES = frozenset(
         "kompas_gestart",
         "kompas_hervat",
         "kompassen_lijst",
-        "kompas_naam_nodig", "kompas_gestart_solo",
+        "kompas_naam_nodig",
+        "kompas_gestart_solo",
         "leeg_antwoord",
         "te_lang",
         "onbekend_commando",
@@ -230,7 +257,10 @@ def _check_question_templates(path: Path, flow: Flow) -> None:
     allowed = {"vraagstuk"}
     for step in flow.stappen:
         for question in step.vragen:
-            texts = [question.tekst, question.hulp, question.voorbeeld, *question.doorvragen]
+            examples = (
+                list(question.voorbeeld.values()) if isinstance(question.voorbeeld, dict) else [question.voorbeeld]
+            )
+            texts = [question.tekst, question.hulp, *examples, *question.doorvragen]
             for text in texts:
                 try:
                     unknown = _placeholders(text) - allowed
@@ -282,3 +312,14 @@ def load_texts(path: Path | None = None) -> Texts:
         except ValueError as exc:
             raise FlowError(f"{path}: bericht '{key}': ongeldige accolades ({exc})") from None
     return texts
+
+
+def load_themes(path: Path | None = None) -> Themes:
+    path = path or content_dir("flows") / "themas.yaml"
+    data = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise FlowError(f"{path}: verwacht per thema een naam en woorden")
+    try:
+        return Themes.model_validate({"themes": data})
+    except ValidationError as exc:
+        raise FlowError(_validation_message(path, exc, {"themes": data})) from None

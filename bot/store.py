@@ -61,6 +61,26 @@ class ProcessedEventRow(Base):
     processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class PollRow(Base):
+    """A native poll a transport sent: poll answers name only the poll, so this finds the chat."""
+
+    __tablename__ = "polls"
+
+    poll_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(64), index=True)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+@dataclass(frozen=True)
+class PollRef:
+    poll_id: str
+    chat_id: str
+    message_id: int
+    closed: bool
+
+
 @dataclass(frozen=True)
 class EventKey:
     """Identifies one platform event, e.g. ('telegram', update_id)."""
@@ -220,3 +240,35 @@ class Store:
             s for s in await self.list_sessions() if s.id == slug and (not wanted_chat or s.chat_id == wanted_chat)
         ]
         return matches[0] if matches else None
+
+    # ----------------------------------------------------------------- polls (Telegram)
+
+    async def save_poll(self, poll_id: str, chat_id: str, message_id: int) -> None:
+        async with self._sessions.begin() as db:
+            await db.merge(
+                PollRow(poll_id=poll_id, chat_id=chat_id, message_id=message_id, created_at=datetime.now(UTC), closed=False)
+            )
+
+    async def find_poll(self, poll_id: str) -> PollRef | None:
+        async with self._sessions() as db:
+            row = await db.get(PollRow, poll_id)
+            return None if row is None else PollRef(row.poll_id, row.chat_id, row.message_id, row.closed)
+
+    async def open_polls(self, chat_id: str) -> list[PollRef]:
+        """The chat's polls that were not closed yet, newest first."""
+        async with self._sessions() as db:
+            result = await db.execute(
+                select(PollRow)
+                .where(PollRow.chat_id == chat_id, PollRow.closed.is_(False))
+                .order_by(PollRow.created_at.desc())
+            )
+            return [PollRef(r.poll_id, r.chat_id, r.message_id, r.closed) for r in result.scalars()]
+
+    async def close_poll(self, poll_id: str) -> None:
+        async with self._sessions.begin() as db:
+            await db.execute(PollRow.__table__.update().where(PollRow.poll_id == poll_id).values(closed=True))
+
+    async def move_polls(self, old_id: str, new_id: str) -> None:
+        """Polls follow their chat to its new id (see `move_chat`)."""
+        async with self._sessions.begin() as db:
+            await db.execute(PollRow.__table__.update().where(PollRow.chat_id == old_id).values(chat_id=new_id))

@@ -79,3 +79,20 @@ def test_texts_require_all_messages(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(FlowError, match="welkom"):
         load_texts(path)
+
+
+def test_examples_follow_the_issue(flow, texts) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from bot.compass import Chat
+    from bot.engine import Actor, Engine, Text
+    from bot.flows import load_themes
+
+    engine = Engine(flow, texts, themes=load_themes())
+    at = datetime(2026, 11, 23, tzinfo=UTC)
+    outcome = engine.handle(Chat(id="c"), Text(Actor("1", "A"), "/kompas schulden bij jongeren", at))
+    session = outcome.chat.session
+    assert session is not None and session.themas == ["armoede-schulden", "jeugd-opvoeding"]
+    assert "geld" in outcome.replies[-1].text  # the armoede example, not the lhbti one
+    plain = engine.handle(Chat(id="d"), Text(Actor("1", "A"), "/kompas iets heel anders", at))
+    assert "Iedereen kan meedoen" in plain.replies[-1].text

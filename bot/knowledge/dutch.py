@@ -58,7 +58,7 @@ STOP_WORDS: frozenset[str] = frozenset(
     soms steeds te tegen toch toe tot tussen u uit uw vaak van vanuit veel via voor waar waarbij
     waardoor waarin waarmee waarom wanneer want was wat we weer wel welk welke werd werden wie
     wij wil willen wordt worden zal ze zeer zich zelf zij zijn zo zoals zodat zonder zou zouden
-    helpt werkt
+    helpt werkt laten maken krijgen komen
     """.split()
 )
 """Words that carry no meaning for search. Checked on the folded surface form, so ``werkt``
@@ -72,6 +72,7 @@ _LINKERS = ("", "s", "e", "en", "er")
 _MIN_COMPOUND = 7  # shortest word we try to split
 _MIN_PART = 4  # shortest part taken from the indexed texts
 _MIN_LISTED_PART = 3  # shortest part from the `woorddelen` list
+_MIN_REST = 6  # shortest known first part and unknown rest in `_partial_split`
 _WORD_RE = re.compile(r"[a-z0-9]+")
 _AGE_RE = re.compile(r"\b(\d{2})\s*(?:\+|-?\s*plus)(?:s?ers?|sers?)?(?![a-z0-9])")
 _VOWELS = frozenset("aeiouy")
@@ -173,12 +174,19 @@ class DutchAnalyzer:
         self._stemmer = Stemmer.Stemmer("dutch_porter")
         self._word_cache: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._single: dict[str, set[str]] = {}
+        # Phrases match on the stems of their content words; a phrase that is mostly stop
+        # words ("mee doen") matches on all its words instead, so it does not shrink to one.
         self._phrases: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        self._full_phrases: dict[str, list[tuple[tuple[str, ...], str]]] = {}
         for group, terms in lexicon.groups.items():
             token = GROUP_PREFIX + "".join(words(group))
             for term in terms:
-                stems = tuple(self._stem(w) for w in words(term) if w not in STOP_WORDS)
-                if len(stems) == 1:
+                all_words = words(term)
+                stems = tuple(self._stem(w) for w in all_words if w not in STOP_WORDS)
+                if len(all_words) > 1 and len(stems) < 2:
+                    full = tuple(self._full_stem(w) for w in all_words)
+                    self._full_phrases.setdefault(full[0], []).append((full, token))
+                elif len(stems) == 1:
                     self._single.setdefault(stems[0], set()).add(token)
                 elif stems:
                     self._phrases.setdefault(stems[0], []).append((stems, token))
@@ -196,6 +204,9 @@ class DutchAnalyzer:
             return override
         return _undouble(self._stemmer.stemWord(word))
 
+    def _full_stem(self, word: str) -> str:
+        return word if word in STOP_WORDS else self._stem(word)
+
     def _is_part(self, piece: str) -> bool:
         if piece in STOP_WORDS or piece.isdigit():
             return False
@@ -212,7 +223,7 @@ class DutchAnalyzer:
         """
         if len(word) < _MIN_COMPOUND or not word.isalpha():
             return []
-        best = self._best_split(word)
+        best = self._best_split(word) or self._partial_split(word)
         if best is None:
             return []
         found = list(best)
@@ -246,6 +257,18 @@ class DutchAnalyzer:
             return None
         return whole[2]
 
+    def _partial_split(self, word: str) -> tuple[str, ...] | None:
+        """A long known first part before an unknown rest: ``ouderenadviseur`` -> ``ouderen``.
+
+        Both must have 6+ letters; shorter known parts (``maat`` in ``maatschappelijk``)
+        are too often a coincidence. The longest known part wins.
+        """
+        for size in range(len(word) - _MIN_REST, _MIN_REST - 1, -1):
+            head, rest = word[:size], word[size:]
+            if self._is_part(head) and len(rest.removeprefix("s")) >= _MIN_REST:
+                return (head,)
+        return None
+
     def _analyse_word(self, word: str) -> tuple[str, tuple[str, ...]]:
         cached = self._word_cache.get(word)
         if cached is None:
@@ -259,21 +282,25 @@ class DutchAnalyzer:
     def terms(self, text: str) -> Iterator[str]:
         """Yield the index terms of `text` (stems, compound-part stems, group terms)."""
         stems: list[str] = []
+        full: list[str] = []
         for word in words(text):
             if word in STOP_WORDS:
+                full.append(word)
                 continue
             stem, parts = self._analyse_word(word)
             stems.append(stem)
+            full.append(stem)
             yield stem
             yield from parts
             groups: set[str] = set()
             for s in (stem, *parts):
                 groups |= self._single.get(s, set())
             yield from sorted(groups)
-        for i, stem in enumerate(stems):
-            for phrase, token in self._phrases.get(stem, ()):
-                if tuple(stems[i : i + len(phrase)]) == phrase:
-                    yield token
+        for sequence, phrases in ((stems, self._phrases), (full, self._full_phrases)):
+            for i, stem in enumerate(sequence):
+                for phrase, token in phrases.get(stem, ()):
+                    if tuple(sequence[i : i + len(phrase)]) == phrase:
+                        yield token
 
     def __call__(self, text: str) -> list[str]:
         return list(self.terms(text))

@@ -1,0 +1,557 @@
+"""The compass document: what a session says, compiled into one structured, self-contained value.
+
+`compile_document` reads a `Session` through the `Flow` (step titles and question labels come
+from the content files) and produces a `CompassDocument`. Every export (PDF, Word, Markdown,
+JSON, the picture) is rendered from this model alone, so it can also be rebuilt from its JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.compass import Contribution, Role, Session
+from bot.flows import ROLES, Flow
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "compass-document.schema.json"
+CORE_PERSPECTIVES: tuple[Role, ...] = ("gemeente", "aanbieder", "doelgroep")
+EMPTY = "nog in te vullen"
+
+LinkKind = Literal["ambition_result", "result_indicator", "activity_result", "outcome_activity"]
+PointKind = Literal["leeg", "keten", "verwijzing", "perspectief"]
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Reference(_Doc):
+    """A link from an item to items of an earlier question.
+
+    `ids` are the contribution ids of the linked items that still exist. `text` holds what
+    was typed when the target did not exist yet (or did not match any item by its text).
+    """
+
+    ids: list[int] = Field(default_factory=list)
+    text: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.ids and not self.text
+
+
+class Item(_Doc):
+    """One contribution as it appears in the document."""
+
+    id: int = Field(description="The contribution id in the session; links point at it.")
+    text: str
+    code: str | None = Field(default=None, description="Step and position, e.g. '2.1', for cross-references.")
+    chosen: bool = Field(default=False, description="Chosen by the group in a vote.")
+    author: int | None = Field(default=None, description="Number of the participant (see `participants`).")
+    role: Role | None = None
+    source: str | None = Field(default=None, description="Where an adopted knowledge item comes from.")
+    at: datetime
+
+
+ItemT = TypeVar("ItemT", bound=Item)
+
+
+class Seat(Item):
+    """An organisation, team or group at the table ('aan_tafel')."""
+
+    perspective: str | None = None
+
+
+class Result(Item):
+    """A societal result ('resultaten')."""
+
+    ambition: Reference = Field(default_factory=Reference)
+    term: str | None = None
+    size: str | None = None
+
+
+class Indicator(Item):
+    """How success on a result shows ('indicatoren')."""
+
+    result: Reference = Field(default_factory=Reference)
+    kind: str | None = Field(default=None, description="'feiten' or 'beleving'.")
+    measured_by: str | None = Field(default=None, description="Source or measurement instrument ('bron').")
+
+
+class Activity(Item):
+    """An activity that contributes to results ('activiteiten')."""
+
+    who: str | None = None
+    form: str | None = Field(default=None, description="'formeel' or 'informeel'.")
+    status: str | None = Field(default=None, description="'bestaand' or 'nieuw'.")
+    results: Reference = Field(default_factory=Reference)
+    expectation: str | None = Field(default=None, description="The theory of change: 'als ..., dan ...'.")
+
+
+class WhatWorks(Item):
+    """Knowledge about what works, with the activities it supports ('wat_werkt')."""
+
+    activities: Reference = Field(default_factory=Reference)
+
+
+class OutcomeIndicator(Item):
+    """A result at the level of one activity ('outcome')."""
+
+    activity: Reference = Field(default_factory=Reference)
+    kind: str | None = None
+    instrument: str | None = None
+
+
+class Improvement(Item):
+    """An improvement and where it intervenes ('verbeteren')."""
+
+    back_to: str | None = Field(default=None, description="Steps 1-2, step 3 or step 4.")
+
+
+class Formulation(_Doc):
+    """A sentence the group settles on; `proposals` while it has not chosen yet."""
+
+    agreed: str | None = None
+    proposals: list[Item] = Field(default_factory=list)
+
+
+class Preparation(_Doc):
+    """Before the six steps: the common language and who is at the table."""
+
+    definition: Formulation = Field(default_factory=Formulation)
+    signs: list[Item] = Field(default_factory=list)
+    at_table: list[Seat] = Field(default_factory=list)
+    perspectives_present: list[str] = Field(default_factory=list)
+    perspectives_missing: list[str] = Field(default_factory=list)
+
+
+class Monitoring(_Doc):
+    """Step 1: how residents are doing, and the ambitions."""
+
+    figures: list[Item] = Field(default_factory=list)
+    stories: list[Item] = Field(default_factory=list)
+    policy: Formulation = Field(default_factory=Formulation)
+    ambitions: list[Item] = Field(default_factory=list)
+
+
+class SocietalResults(_Doc):
+    """Step 2: results for all residents (or a group), and their indicators."""
+
+    results: list[Result] = Field(default_factory=list)
+    indicators: list[Indicator] = Field(default_factory=list)
+
+
+class ActivityPlan(_Doc):
+    """Step 3: the activities, how they cohere, and what may stop."""
+
+    activities: list[Activity] = Field(default_factory=list)
+    coherence: Formulation = Field(default_factory=Formulation)
+    to_stop: list[Item] = Field(default_factory=list)
+
+
+class InputQuality(_Doc):
+    """Step 4: what works, the people, the conditions."""
+
+    what_works: list[WhatWorks] = Field(default_factory=list)
+    people: list[Item] = Field(default_factory=list)
+    conditions: list[Item] = Field(default_factory=list)
+
+
+class Outcomes(_Doc):
+    """Step 5: outcome per activity."""
+
+    outcomes: list[OutcomeIndicator] = Field(default_factory=list)
+
+
+class ImprovementCycle(_Doc):
+    """Step 6: recognise, explain, appraise, improve."""
+
+    recognise: list[Item] = Field(default_factory=list)
+    explain: list[Item] = Field(default_factory=list)
+    appraise: list[Item] = Field(default_factory=list)
+    improvements: list[Improvement] = Field(default_factory=list)
+
+
+class ChainLink(_Doc):
+    """One link of the logic chain, between two item ids."""
+
+    kind: LinkKind
+    from_id: int
+    to_id: int
+
+
+class OpenPoint(_Doc):
+    """Something still to do, in Dutch, for the reader of the document."""
+
+    step: int | None = None
+    kind: PointKind
+    text: str
+
+
+class DocumentParticipant(_Doc):
+    number: int
+    name: str | None = Field(default=None, description="Left out when unknown or when the export is pseudonymised.")
+    role: Role | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or f"Deelnemer {self.number}"
+
+
+class StepInfo(_Doc):
+    number: int
+    title: str
+    goal: str
+
+
+class Dates(_Doc):
+    created: datetime
+    updated: datetime
+    exported: datetime
+
+
+class CompassDocument(_Doc):
+    """One compass for one issue, ready to be rendered in any format."""
+
+    format_version: Literal[1] = 1
+    issue: str
+    session_id: str
+    flow_name: str
+    flow_version: int
+    steps: list[StepInfo]
+    labels: dict[str, str] = Field(description="Short label per question key, from the flow.")
+    preparation: Preparation
+    monitoring: Monitoring
+    societal_results: SocietalResults
+    activity_plan: ActivityPlan
+    input_quality: InputQuality
+    outcome: Outcomes
+    improvement_cycle: ImprovementCycle
+    chain: list[ChainLink]
+    open_points: list[OpenPoint]
+    participants: list[DocumentParticipant]
+    pseudonymised: bool = False
+    dates: Dates
+
+    def step(self, number: int) -> StepInfo:
+        return next(s for s in self.steps if s.number == number)
+
+    def label(self, key: str) -> str:
+        return self.labels.get(key, key)
+
+    def linked(self, kind: LinkKind, from_id: int) -> list[int]:
+        """The items an item points at, e.g. the results an activity serves."""
+        return [link.to_id for link in self.chain if link.kind == kind and link.from_id == from_id]
+
+    def linking(self, kind: LinkKind, to_id: int) -> list[int]:
+        """The items pointing at an item, e.g. the activities that serve a result."""
+        return [link.from_id for link in self.chain if link.kind == kind and link.to_id == to_id]
+
+    def item(self, item_id: int) -> Item | None:
+        return self._items().get(item_id)
+
+    def _items(self) -> dict[int, Item]:
+        groups: Iterable[list[Any]] = (
+            self.monitoring.ambitions,
+            self.societal_results.results,
+            self.societal_results.indicators,
+            self.activity_plan.activities,
+            self.outcome.outcomes,
+        )
+        return {item.id: item for group in groups for item in group}
+
+    def ambitions_in_scope(self) -> list[Item]:
+        """The ambitions the group chose by vote, or all of them when there was no vote."""
+        return _in_scope(self.monitoring.ambitions)
+
+    def results_in_scope(self) -> list[Result]:
+        return _in_scope(self.societal_results.results)
+
+
+def _in_scope(items: list[ItemT]) -> list[ItemT]:
+    chosen = [item for item in items if item.chosen]
+    return chosen or items
+
+
+# --------------------------------------------------------------------------- compiling
+
+
+class _Compiler:
+    """Reads one session through the flow; keeps the participant numbering consistent."""
+
+    def __init__(self, session: Session, flow: Flow, pseudonymise: bool) -> None:
+        self.session = session
+        self.flow = flow
+        self.pseudonymise = pseudonymise
+        self.keys = set(flow.question_keys())
+        self.numbers: dict[str, int] = {}
+        self.participants: list[DocumentParticipant] = []
+        for participant in session.participants.values():
+            self._participant(participant.id, participant.name, participant.role)
+
+    def _participant(self, author_id: str, name: str, role: Role | None) -> int:
+        if author_id not in self.numbers:
+            number = len(self.participants) + 1
+            self.numbers[author_id] = number
+            shown = None if self.pseudonymise else (name.strip() or None)
+            self.participants.append(DocumentParticipant(number=number, name=shown, role=role))
+        return self.numbers[author_id]
+
+    def live(self, key: str) -> list[Contribution]:
+        return self.session.live(key) if key in self.keys else []
+
+    def item_values(self, contribution: Contribution, key: str, position: int, code_step: int | None) -> dict[str, Any]:
+        known = self.session.participants.get(contribution.author_id)
+        role = contribution.role or (known.role if known else None)
+        return {
+            "id": contribution.id,
+            "text": contribution.text,
+            "code": f"{code_step}.{position}" if code_step is not None else None,
+            "chosen": contribution.id in self.session.answer(key).chosen,
+            "author": self._participant(contribution.author_id, contribution.author_name, role),
+            "role": role,
+            "source": contribution.source,
+            "at": contribution.at,
+        }
+
+    def items(self, key: str, code_step: int | None = None) -> list[Item]:
+        return [Item(**self.item_values(c, key, n, code_step)) for n, c in enumerate(self.live(key), start=1)]
+
+    def formulation(self, key: str) -> Formulation:
+        agreed = self.session.answer(key).agreed if key in self.keys else None
+        return Formulation(agreed=agreed, proposals=[] if agreed else self.items(key))
+
+    def reference(self, contribution: Contribution, field: str, target: str) -> Reference:
+        value = contribution.fields.get(field)
+        targets = self.live(target)
+        if isinstance(value, list):
+            ids = {c.id for c in targets}
+            return Reference(ids=[i for i in value if i in ids])
+        text = (value or "").strip()
+        if not text:
+            return Reference()
+        match = [c.id for c in targets if _normal(c.text) == _normal(text)]
+        return Reference(ids=match[:1]) if match else Reference(text=text)
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _text(contribution: Contribution, field: str) -> str | None:
+    value = contribution.fields.get(field)
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def compile_document(
+    session: Session, flow: Flow, *, pseudonymise: bool = False, exported_at: datetime | None = None
+) -> CompassDocument:
+    """The document for one session. `pseudonymise` replaces names by 'Deelnemer 1', 'Deelnemer 2', ..."""
+    c = _Compiler(session, flow, pseudonymise)
+
+    def rich(model: type[ItemT], key: str, code_step: int | None, extra: Any) -> list[ItemT]:
+        return [
+            model(**c.item_values(contribution, key, n, code_step), **extra(contribution))
+            for n, contribution in enumerate(c.live(key), start=1)
+        ]
+
+    seats = rich(Seat, "aan_tafel", None, lambda x: {"perspective": _text(x, "perspectief")})
+    present = {seat.perspective for seat in seats} | {p.role for p in session.participants.values()}
+    preparation = Preparation(
+        definition=c.formulation("betekenis"),
+        signs=c.items("signalen"),
+        at_table=seats,
+        perspectives_present=[role for role in ROLES if role in present],
+        perspectives_missing=[role for role in CORE_PERSPECTIVES if role not in present],
+    )
+    monitoring = Monitoring(
+        figures=c.items("beeld_cijfers"),
+        stories=c.items("beeld_verhalen"),
+        policy=c.formulation("beleid"),
+        ambitions=c.items("ambities", 1),
+    )
+    societal = SocietalResults(
+        results=rich(
+            Result,
+            "resultaten",
+            2,
+            lambda x: {
+                "ambition": c.reference(x, "ambitie", "ambities"),
+                "term": _text(x, "termijn"),
+                "size": _text(x, "omvang"),
+            },
+        ),
+        indicators=rich(
+            Indicator,
+            "indicatoren",
+            None,
+            lambda x: {
+                "result": c.reference(x, "resultaat", "resultaten"),
+                "kind": _text(x, "type"),
+                "measured_by": _text(x, "bron"),
+            },
+        ),
+    )
+    plan = ActivityPlan(
+        activities=rich(
+            Activity,
+            "activiteiten",
+            3,
+            lambda x: {
+                "who": _text(x, "wie"),
+                "form": _text(x, "vorm"),
+                "status": _text(x, "bestaand"),
+                "results": c.reference(x, "resultaat", "resultaten"),
+                "expectation": _text(x, "verwachting"),
+            },
+        ),
+        coherence=c.formulation("samenhang"),
+        to_stop=c.items("stoppen"),
+    )
+    input_quality = InputQuality(
+        what_works=rich(WhatWorks, "wat_werkt", None, lambda x: {"activities": c.reference(x, "activiteit", "activiteiten")}),
+        people=c.items("mensen"),
+        conditions=c.items("voorwaarden"),
+    )
+    outcome = Outcomes(
+        outcomes=rich(
+            OutcomeIndicator,
+            "outcome",
+            5,
+            lambda x: {
+                "activity": c.reference(x, "activiteit", "activiteiten"),
+                "kind": _text(x, "type"),
+                "instrument": _text(x, "instrument"),
+            },
+        )
+    )
+    cycle = ImprovementCycle(
+        recognise=c.items("herkennen"),
+        explain=c.items("verklaren"),
+        appraise=c.items("waarderen"),
+        improvements=rich(Improvement, "verbeteren", None, lambda x: {"back_to": _text(x, "terug_naar")}),
+    )
+    chain = _chain(societal, plan, outcome)
+    document = CompassDocument(
+        issue=session.vraagstuk,
+        session_id=session.id,
+        flow_name=flow.naam,
+        flow_version=flow.versie,
+        steps=[StepInfo(number=s.nummer, title=s.titel, goal=s.doel) for s in flow.stappen],
+        labels={q.sleutel: q.kort for s in flow.stappen for q in s.vragen},
+        preparation=preparation,
+        monitoring=monitoring,
+        societal_results=societal,
+        activity_plan=plan,
+        input_quality=input_quality,
+        outcome=outcome,
+        improvement_cycle=cycle,
+        chain=chain,
+        open_points=[],
+        participants=c.participants,
+        pseudonymised=pseudonymise,
+        dates=Dates(created=session.created_at, updated=session.updated_at, exported=exported_at or datetime.now(UTC)),
+    )
+    empty = _empty_points(document, session, flow)
+    return document.model_copy(update={"open_points": empty + _chain_points(document)})
+
+
+def _chain(societal: SocietalResults, plan: ActivityPlan, outcome: Outcomes) -> list[ChainLink]:
+    links = [ChainLink(kind="ambition_result", from_id=a, to_id=r.id) for r in societal.results for a in r.ambition.ids]
+    for result in societal.results:
+        for indicator in societal.indicators:
+            if result.id in indicator.result.ids:
+                links.append(ChainLink(kind="result_indicator", from_id=result.id, to_id=indicator.id))
+    links += [ChainLink(kind="activity_result", from_id=a.id, to_id=r) for a in plan.activities for r in a.results.ids]
+    links += [ChainLink(kind="outcome_activity", from_id=o.id, to_id=a) for o in outcome.outcomes for a in o.activity.ids]
+    return links
+
+
+def _empty_points(document: CompassDocument, session: Session, flow: Flow) -> list[OpenPoint]:
+    points = []
+    for step in flow.stappen:
+        where = "Wat vooraf gaat" if step.nummer == 0 else f"Stap {step.nummer}"
+        for question in step.vragen:
+            answer = session.answer(question.sleutel)
+            live = session.live(question.sleutel)
+            if question.soort == "formulering" and live and not answer.agreed:
+                text = f"{where} · {question.kort}: er is nog geen formulering gekozen."
+            elif not live and not answer.agreed:
+                text = f"{where} · {question.kort}: {EMPTY}."
+            else:
+                continue
+            points.append(OpenPoint(step=step.nummer, kind="leeg", text=text))
+    if "doelgroep" in document.preparation.perspectives_missing:
+        points.append(
+            OpenPoint(step=0, kind="perspectief", text="Het perspectief van de doelgroep ontbreekt nog aan tafel.")
+        )
+    return points
+
+
+def _quote(item: Item, limit: int = 60) -> str:
+    text = " ".join(item.text.split())
+    short = text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    return f"{item.code} '{short}'" if item.code else f"'{short}'"
+
+
+def _chain_points(doc: CompassDocument) -> list[OpenPoint]:
+    """The gaps in the logic chain, in Dutch, in the order of the steps."""
+    points: list[OpenPoint] = []
+    results = doc.societal_results.results
+    indicators = doc.societal_results.indicators
+    activities = doc.activity_plan.activities
+
+    def add(step: int, text: str, kind: PointKind = "keten") -> None:
+        points.append(OpenPoint(step=step, kind=kind, text=text))
+
+    if results:
+        for ambition in doc.ambitions_in_scope():
+            if not doc.linking("ambition_result", ambition.id):
+                add(1, f"Ambitie {_quote(ambition)} is nog niet uitgewerkt in een maatschappelijk resultaat.")
+    for result in results:
+        if result.ambition.text:
+            add(2, f"Resultaat {_quote(result)} verwijst naar '{result.ambition.text}'; koppel het aan een ambitie.",
+                "verwijzing")
+    for result in doc.results_in_scope():
+        if indicators and not doc.linked("result_indicator", result.id):
+            add(2, f"Bij resultaat {_quote(result)} is nog geen indicator gekozen.")
+        if activities and not doc.linking("activity_result", result.id):
+            add(3, f"Aan resultaat {_quote(result)} draagt nog geen activiteit bij.")
+    for indicator in indicators:
+        if indicator.result.text:
+            add(2, f"Indicator {_quote(indicator)} verwijst naar '{indicator.result.text}'; koppel die aan een "
+                "resultaat.", "verwijzing")
+    for activity in activities:
+        if activity.results.text:
+            add(3, f"Activiteit {_quote(activity)} verwijst naar '{activity.results.text}'; koppel die aan een "
+                "resultaat.", "verwijzing")
+        elif results and not activity.results.ids:
+            add(3, f"Activiteit {_quote(activity)} is nog niet gekoppeld aan een resultaat.")
+        if not activity.expectation:
+            add(3, f"Bij activiteit {_quote(activity)} ontbreekt de verwachting (als we dit doen, dan ...).")
+    for outcome in doc.outcome.outcomes:
+        if outcome.activity.text:
+            add(5, f"Outcome {_quote(outcome)} verwijst naar '{outcome.activity.text}'; koppel die aan een activiteit.",
+                "verwijzing")
+        elif activities and not outcome.activity.ids:
+            add(5, f"Outcome {_quote(outcome)} is nog niet gekoppeld aan een activiteit.")
+    return points
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def document_schema() -> dict[str, Any]:
+    """The JSON schema of `CompassDocument`, as published in docs/compass-document.schema.json."""
+    schema = CompassDocument.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+def schema_text() -> str:
+    return json.dumps(document_schema(), indent=2, ensure_ascii=False) + "\n"
