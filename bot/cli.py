@@ -7,6 +7,7 @@ import getpass
 import logging
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -15,6 +16,7 @@ from rich.console import Console
 from bot.app import open_kompas
 from bot.config import Settings
 from bot.console import ConsoleChat, stdin_lines
+from bot.document.export import FORMATS, ExportError, console_exporter, export_session
 from bot.engine import Actor, progress
 from bot.flows import FlowError, load_flow, load_texts, load_themes
 from bot.store import Store, StoreError
@@ -59,6 +61,7 @@ async def _chat(sessie: str | None, naam: str | None) -> None:
         console=console,
         rich_output=interactive and console.is_terminal,
         actor=actor,
+        exporter=console_exporter(kompas.settings, kompas.flow),
     )
     try:
         await transport.run(stdin_lines(interactive), session_name=sessie)
@@ -102,6 +105,22 @@ async def _sessions() -> None:
 
 
 @app.command()
+def export(
+    sessie: Annotated[str, typer.Argument(help="Het kompas: chat/naam, de naam of het vraagstuk.")],
+    formaat: Annotated[str, typer.Option("--formaat", "-f", help=f"Een van: {', '.join(FORMATS)}.")] = "pdf",
+    uitvoer: Annotated[Path | None, typer.Option("--uitvoer", "-o", help="Bestand of map (standaard: hier).")] = None,
+    pseudoniem: Annotated[bool, typer.Option("--pseudoniem", help="Namen vervangen door Deelnemer 1, 2, ...")] = False,
+) -> None:
+    """Bewaar een kompas als PDF (één A4 + volledige versie), Word, Markdown, JSON of plaatje."""
+    try:
+        path = asyncio.run(export_session(Settings(), sessie, formaat.lower(), uitvoer, pseudonymise=pseudoniem))
+    except (ExportError, FlowError, StoreError) as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    Console(highlight=False, soft_wrap=True).print(f"Bewaard: {path}", markup=False)
+
+
+@app.command()
 def controleer() -> None:
     """Controleer de inhoudsbestanden (flows/) op fouten."""
     folder = Settings().effective_flows_dir
@@ -114,6 +133,53 @@ def controleer() -> None:
         raise typer.Exit(2) from None
     questions = len(flow.question_keys())
     Console().print(f"In orde: {len(flow.stappen)} stappen, {questions} vragen.", markup=False)
+
+
+@app.command()
+def telegram(
+    webhook: Annotated[
+        str | None, typer.Option("--webhook", help="Publieke https-URL voor een webhook (anders: long polling).")
+    ] = None,
+    port: Annotated[int, typer.Option("--port", help="Poort waarop de webhook luistert (achter een proxy).")] = 8443,
+    alle_berichten: Annotated[
+        bool | None,
+        typer.Option(
+            "--alle-berichten/--alleen-antwoorden",
+            help="Tellen in groepen ook gewone berichten als antwoord (bot moet alles kunnen lezen)?",
+        ),
+    ] = None,
+) -> None:
+    """Start de Telegram-bot met TELEGRAM_BOT_TOKEN."""
+    from bot.telegram.settings import TelegramConfigError
+
+    try:
+        run(_telegram(webhook, port, alle_berichten))
+    except TelegramConfigError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+
+
+async def _telegram(webhook: str | None, port: int, alle_berichten: bool | None) -> None:
+    import signal
+
+    from bot.telegram.runner import TelegramBot
+    from bot.telegram.settings import TelegramOptions
+
+    logging.getLogger("bot.telegram").setLevel(logging.INFO)
+    options = TelegramOptions() if alle_berichten is None else TelegramOptions(all_messages=alle_berichten)
+    bot = await TelegramBot.open(Settings(), options)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    err.print(f"Kompasbot @{bot.username} draait. Stoppen: Ctrl-C.", markup=False)
+    try:
+        if webhook:
+            await bot.run_webhook(webhook, port, stop)
+        else:
+            await bot.run_polling(stop)
+    finally:
+        await bot.close()
 
 
 def main() -> None:

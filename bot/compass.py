@@ -41,6 +41,7 @@ class Contribution(_Model):
     fields: dict[str, FieldValue] = Field(default_factory=dict)
     ref: str | None = None
     source: str | None = None
+    field_sources: dict[str, str] = Field(default_factory=dict)
     edited_at: datetime | None = None
     removed: bool = False
 
@@ -56,12 +57,22 @@ class Answer(_Model):
     closed: bool = False
 
 
+class Suggestion(_Model):
+    """A knowledge item offered to the group; kept so `/neem N` can adopt it with its source."""
+
+    titel: str
+    bron: str
+    soort: str
+    beoordeling: str = "onbekend"
+
+
 class Pending(_Model):
     """Sub-state of the open question: the item being filled, or the options on the table."""
 
     item_id: int | None = None
     field_index: int = 0
     options: list[int] = Field(default_factory=list)
+    suggestions: list[Suggestion] = Field(default_factory=list)
 
 
 class Session(_Model):

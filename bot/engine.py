@@ -14,16 +14,22 @@ import html
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from bot.compass import Chat, Contribution, Participant, Pending, Role, Session, slugify
-from bot.flows import ROLES, Flow, ItemField, Question, Texts, Themes
+from bot.compass import Chat, Contribution, Participant, Pending, Role, Session, Suggestion, slugify
+from bot.flows import ROLES, Flow, ItemField, Question, SuggestionKind, Texts, Themes
 from bot.knowledge.search import KnowledgeSearch, SearchHit
 
 MAX_ANSWER_CHARS = 2000
 MAX_POLL_OPTIONS = 10
 SEARCH_PAGE = 5
+SUGGESTIONS_PER_KIND = 3
+KIND_TO_SOORT: dict[SuggestionKind, str] = {
+    "interventies": "interventie",
+    "werkzame-factoren": "werkzame-factor",
+    "meetinstrumenten": "meetinstrument",
+}
 
 NAVIGATION = frozenset({"volgende", "terug", "overslaan", "stap", "stop", "document", "plaatje"})
 COMMANDS = (
@@ -210,6 +216,7 @@ class Engine:
             "rol": self._cmd_role,
             "wie": self._cmd_who,
             "kies": self._cmd_choose,
+            "neem": self._cmd_adopt,
             "watwerkt": self._cmd_what_works,
             "meer": self._cmd_more,
             "stop": self._cmd_stop,
@@ -316,6 +323,9 @@ class Engine:
         if example:
             lines.append(f"<i>Bijvoorbeeld: {self._fill(example, session)}</i>")
         turn.say("\n".join(lines), buttons=QUESTION_BUTTONS, asks=True)
+        if question.suggesties:
+            context = [c.text for key in ("resultaten", "activiteiten") for c in session.live(key)][:4]
+            self._suggest(turn, question.suggesties, " ".join([session.vraagstuk, *context]))
 
     def _advance(self, turn: _Turn) -> None:
         """Move to the next question (or step), or finish the compass."""
@@ -356,6 +366,9 @@ class Engine:
             self._answer_choose_numbers(turn, text)
             return
         question = self._question(session)
+        if question.suggesties and text.strip().isdigit() and session.pending.suggestions:
+            self._cmd_adopt(turn, text)
+            return
         if question.soort == "items":
             item = self._add(turn, question.sleutel, text, ref)
             session.phase = "item"
@@ -438,11 +451,16 @@ class Engine:
             lines.append("<i>Weet je het niet? Typ /overslaan.</i>")
         buttons = tuple(Button(choice, f"/kies {n}") for n, choice in enumerate(item_field.keuzes, start=1))
         turn.say("\n".join(lines), buttons=buttons, asks=True)
+        if item_field.suggesties and item is not None:
+            self._suggest(turn, (item_field.suggesties,), f"{item.text} {session.vraagstuk}")
 
     def _answer_field(self, turn: _Turn, text: str) -> None:
         session = turn.session
         assert session is not None and session.pending.item_id is not None
         item_field = self._current_field(session)
+        if item_field.suggesties and text.strip().isdigit() and session.pending.suggestions:
+            self._cmd_adopt(turn, text)
+            return
         value = self._parse_field(session, item_field, text)
         if value is None:
             turn.say(self._t("veld_keuze_ongeldig"))
@@ -939,6 +957,73 @@ class Engine:
             turn.replies.append(Reply(text=self._t("genoteerd", aantal=len(numbers)), reaction=ACK_REACTION))
             return
         turn.say(self._t("geen_open_vraag"))
+
+    # ----------------------------------------------------------------- knowledge inside the flow
+
+    def _suggest(self, turn: _Turn, kinds: tuple[SuggestionKind, ...], query: str) -> None:
+        """Offer fitting knowledge items (never from thin air: only what the retriever finds)."""
+        session = turn.session
+        assert session is not None
+        hits = [hit for kind in kinds for hit in self._search_kind(session, KIND_TO_SOORT[kind], query)]
+        if not hits:
+            return
+        session.pending.suggestions = [
+            Suggestion(titel=h.titel, bron=h.bron, soort=h.soort, beoordeling=h.beoordeling) for h in hits
+        ]
+        turn.changed = True
+        lines = [self._t("suggesties_kop")]
+        lines += [format_hit(replace(hit, rank=n)) for n, hit in enumerate(hits, start=1)]
+        lines.append(self._t("suggesties_neem"))
+        buttons = tuple(Button(f"Neem {n} over", f"/neem {n}") for n in range(1, len(hits) + 1))
+        turn.say("\n\n".join(lines), buttons=buttons)
+
+    def _search_kind(self, session: Session, soort: str, query: str) -> list[SearchHit]:
+        """Search one kind, narrowing by the issue's theme and the current step where that still finds something."""
+        if self.knowledge is None:
+            return []
+        theme = session.themas[0] if session.themas else None
+        attempts = [(theme, session.step), (theme, None), (None, session.step), (None, None)]
+        try:
+            for thema, stap in dict.fromkeys(attempts):
+                hits = self.knowledge.search(query, SUGGESTIONS_PER_KIND, thema=thema, soort=soort, stap=stap)
+                if hits:
+                    return hits
+        except Exception:  # noqa: BLE001 - suggestions are optional; facilitation goes on
+            return []
+        return []
+
+    def _cmd_adopt(self, turn: _Turn, arg: str) -> None:
+        """`/neem N`: take suggestion N into the compass, keeping its source."""
+        session = self._require_session(turn)
+        if session is None:
+            return
+        suggestions = session.pending.suggestions
+        numbers = _numbers(arg)
+        if not suggestions:
+            turn.say(self._t("geen_suggesties"))
+            return
+        if not numbers or not 1 <= numbers[0] <= len(suggestions):
+            turn.say(self._t("kies_ongeldig", max=len(suggestions)))
+            return
+        chosen = suggestions[numbers[0] - 1]
+        if session.phase == "item" and session.pending.item_id is not None:
+            item = session.contribution(session.pending.item_id)
+            item_field = self._current_field(session)
+            if item is not None:
+                item.fields[item_field.sleutel] = chosen.titel
+                item.field_sources[item_field.sleutel] = chosen.bron
+            turn.say(self._t("suggestie_overgenomen", titel=chosen.titel))
+            turn.changed = True
+            self._next_field(turn)
+            return
+        question = self._question(session)
+        contribution = self._add(turn, question.sleutel, chosen.titel, None)
+        contribution.source = chosen.bron
+        turn.say(self._t("suggestie_overgenomen", titel=chosen.titel))
+        if question.soort == "items":
+            session.phase = "item"
+            session.pending = Pending(item_id=contribution.id, field_index=0)
+            self._ask_field(turn)
 
     def _cmd_what_works(self, turn: _Turn, arg: str) -> None:
         if not arg:

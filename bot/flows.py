@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from bot.content import content_dir
 
 AnswerKind = Literal["lijst", "formulering", "items"]
+SuggestionKind = Literal["interventies", "werkzame-factoren", "meetinstrumenten"]
 ROLES: tuple[str, ...] = ("gemeente", "aanbieder", "doelgroep", "anders")
 STEP_NUMBERS = range(0, 7)
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -40,6 +41,7 @@ class ItemField(_Strict):
     meerdere: bool = False
     verplicht: bool = False
     hulp: str = ""
+    suggesties: SuggestionKind | None = None
 
 
 class Question(_Strict):
@@ -52,7 +54,7 @@ class Question(_Strict):
     voorbeeld: str | dict[str, str] = ""
     velden: tuple[ItemField, ...] = ()
     kiezen: bool = False
-    suggesties: Literal["interventies", "werkzame-factoren", "meetinstrumenten"] | None = None
+    suggesties: tuple[SuggestionKind, ...] = ()
 
     @model_validator(mode="after")
     def _fields_match_kind(self) -> Question:
@@ -196,7 +198,7 @@ REQUIRED_MESSAGES = frozenset(
         "al_bij_begin",
         "overzicht_kop",
         "nog_in_te_vullen",
-        "watwerkt_geen_vraag",
+        "watwerkt_geen_vraag", "suggesties_kop", "suggesties_neem", "suggestie_overgenomen", "geen_suggesties",
         "watwerkt_niets",
         "watwerkt_kop",
         "watwerkt_meer",

@@ -246,7 +246,9 @@ class Store:
     async def save_poll(self, poll_id: str, chat_id: str, message_id: int) -> None:
         async with self._sessions.begin() as db:
             await db.merge(
-                PollRow(poll_id=poll_id, chat_id=chat_id, message_id=message_id, created_at=datetime.now(UTC), closed=False)
+                PollRow(
+                    poll_id=poll_id, chat_id=chat_id, message_id=message_id, created_at=datetime.now(UTC), closed=False
+                )
             )
 
     async def find_poll(self, poll_id: str) -> PollRef | None:

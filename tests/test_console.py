@@ -37,7 +37,7 @@ als ouderen bezoek krijgen, dan voelen ze zich minder alleen
 
 
 def _kompas(args: list[str], stdin: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KOMPAS_HOME": str(home)}
+    env = {**os.environ, "KOMPAS_HOME": str(home), "KOMPAS_EMBEDDINGS": "none"}  # lexical index: fast to build
     env.pop("KOMPAS_DATABASE_URL", None)
     return subprocess.run(
         [sys.executable, "-c", "from bot.cli import main; main()", *args],

@@ -55,6 +55,9 @@ class Item(_Doc):
     author: int | None = Field(default=None, description="Number of the participant (see `participants`).")
     role: Role | None = None
     source: str | None = Field(default=None, description="Where an adopted knowledge item comes from.")
+    field_sources: dict[str, str] = Field(
+        default_factory=dict, description="Per item field (flow key), where an adopted value comes from."
+    )
     at: datetime
 
 
@@ -316,6 +319,7 @@ class _Compiler:
             "author": self._participant(contribution.author_id, contribution.author_name, role),
             "role": role,
             "source": contribution.source,
+            "field_sources": dict(contribution.field_sources),
             "at": contribution.at,
         }
 

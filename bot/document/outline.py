@@ -171,9 +171,16 @@ def _chain_table(doc: CompassDocument) -> Table:
     return Table(("AMBITIE", "MAATSCHAPPELIJK RESULTAAT", "INDICATOR"), tuple(rows), (1, 1.2, 1.2))
 
 
+def _adopted(item: Item, key: str, value: str | None, label: str) -> str | None:
+    """'label: value', with the source when the value was adopted from the knowledge base."""
+    if not value:
+        return None
+    source = item.field_sources.get(key)
+    return f"{label}: {value}" + (f" (bron: {source})" if source else "")
+
+
 def _indicator_line(indicator: Indicator) -> Line:
-    measured = indicator.measured_by
-    details = _details(indicator.kind, f"bron: {measured}" if measured else None)
+    details = _details(indicator.kind, _adopted(indicator, "bron", indicator.measured_by, "gemeten met"))
     return _item_line(indicator, *([Span(f" ({details})", "muted")] if details else []))
 
 
@@ -219,7 +226,7 @@ def full_version(doc: CompassDocument) -> list[Block]:
     what_works = {w.id: f"bij {_codes(doc, w.activities)}" for w in quality.what_works if not w.activities.empty}
     outcomes = {
         o.id: _details(f"bij {_codes(doc, o.activity)}" if not o.activity.empty else None, o.kind,
-                       f"meetinstrument: {o.instrument}" if o.instrument else None)
+                       _adopted(o, "instrument", o.instrument, "meetinstrument"))
         for o in doc.outcome.outcomes
     }
     improvements = {i.id: f"grijpt in op {i.back_to}" for i in cycle.improvements if i.back_to}

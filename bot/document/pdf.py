@@ -60,7 +60,8 @@ def _register_font() -> None:
 
 
 def _style(name: str, size: float = BODY_SIZE, leading: float = BODY_LEADING, **extra: object) -> ParagraphStyle:
-    return ParagraphStyle(name, fontName=FONT, fontSize=size, leading=leading, textColor=INK, **extra)
+    settings: dict[str, object] = {"textColor": INK, **extra}
+    return ParagraphStyle(name, fontName=FONT, fontSize=size, leading=leading, **settings)
 
 
 def _escape(text: str) -> str:

@@ -98,7 +98,7 @@ def install_token_redaction(secret: str) -> None:
         record = previous(*args, **kwargs)
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken format string is logging's problem, not ours
+        except Exception:  # a broken format string is logging's problem, not ours
             return record
         if secret in message:
             record.msg = message.replace(secret, REDACTED)

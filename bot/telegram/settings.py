@@ -18,7 +18,9 @@ class TelegramConfigError(Exception):
 class TelegramOptions(BaseSettings):
     """`KOMPAS_TELEGRAM_<NAME>` environment variables (or `.env`)."""
 
-    model_config = SettingsConfigDict(env_prefix="KOMPAS_TELEGRAM_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="KOMPAS_TELEGRAM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
 
     all_messages: bool = Field(
         default=False,

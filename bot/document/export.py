@@ -1,0 +1,156 @@
+"""Turning a compass into files: one entry point for every transport and for the command line.
+
+`render_export` is transport-neutral: it returns the bytes and a file name, and the Telegram
+transport sends those with sendDocument / sendPhoto. `console_exporter` writes the files for
+`kompas chat`; `export_session` backs `kompas export`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, cast, get_args
+
+from bot.compass import Chat, Session
+from bot.config import Settings
+from bot.console import Exporter
+from bot.document.model import CompassDocument, compile_document
+from bot.engine import Reply
+from bot.flows import Flow, load_flow
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+ExportFormat = Literal["pdf", "docx", "md", "json", "png"]
+FORMATS: tuple[str, ...] = get_args(ExportFormat)
+MEDIA_TYPES: dict[str, str] = {
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "md": "text/markdown; charset=utf-8",
+    "json": "application/json",
+    "png": "image/png",
+}
+
+
+class ExportError(Exception):
+    """The export cannot be made; the message is meant for the user, in Dutch."""
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    filename: str
+    data: bytes
+    media_type: str
+
+
+def export_format(name: str) -> ExportFormat:
+    """A format name checked against `FORMATS`, or an `ExportError` in Dutch."""
+    if name not in FORMATS:
+        raise ExportError(f"Onbekend formaat '{name}'. Kies uit: {', '.join(FORMATS)}.")
+    return cast(ExportFormat, name)
+
+
+def export_filename(document: CompassDocument, fmt: str) -> str:
+    """'<session id>-<yyyy-mm-dd>.<ext>', dated by the export."""
+    return f"{document.session_id}-{document.dates.exported.astimezone().date().isoformat()}.{fmt}"
+
+
+def render_export(
+    source: CompassDocument | Session,
+    fmt: ExportFormat,
+    *,
+    flow: Flow | None = None,
+    pseudonymise: bool = False,
+    exported_at: datetime | None = None,
+) -> ExportFile:
+    """One compass in one format. A session is compiled first (with `flow`, or the default flow).
+
+    CPU-bound (a PDF or PNG takes a fraction of a second): async callers should run it in a thread.
+    """
+    if isinstance(source, Session):
+        document = compile_document(source, flow or load_flow(), pseudonymise=pseudonymise, exported_at=exported_at)
+    else:
+        document = source
+    # The renderers import reportlab, python-docx and matplotlib; load them only when needed.
+    if fmt == "pdf":
+        from bot.document.pdf import render_pdf
+
+        data = render_pdf(document)
+    elif fmt == "docx":
+        from bot.document.word import render_docx
+
+        data = render_docx(document)
+    elif fmt == "md":
+        from bot.document.markdown import render_markdown
+
+        data = render_markdown(document).encode("utf-8")
+    elif fmt == "json":
+        data = document.model_dump_json(indent=2).encode("utf-8")
+    else:
+        from bot.document.picture import render_png
+
+        data = render_png(document)
+    return ExportFile(export_filename(document, fmt), data, MEDIA_TYPES[fmt])
+
+
+def render_reply_exports(chat: Chat, formats: tuple[str, ...], flow: Flow) -> list[ExportFile]:
+    """The files a `Reply.export` asks for, for the chat's active compass (none without one)."""
+    session = chat.session
+    if session is None:
+        return []
+    document = compile_document(session, flow, exported_at=datetime.now(UTC))
+    return [render_export(document, export_format(fmt)) for fmt in formats]
+
+
+def console_exporter(settings: Settings, flow: Flow) -> Exporter:
+    """The exporter for `ConsoleChat`: writes the files under <home>/exports and returns their paths."""
+
+    async def export(chat: Chat, reply: Reply) -> list[str]:
+        try:
+            files = await asyncio.to_thread(render_reply_exports, chat, reply.export, flow)
+            folder = settings.home / "exports"
+            folder.mkdir(parents=True, exist_ok=True)
+            paths = []
+            for file in files:
+                path = folder / file.filename
+                path.write_bytes(file.data)
+                paths.append(str(path))
+            return paths
+        except Exception as exc:  # noqa: BLE001 - a failed export must not end the chat
+            log.warning("Het document maken lukte niet (%s). Het kompas zelf is bewaard.", exc.__class__.__name__)
+            log.debug("export mislukt", exc_info=True)
+            return []
+
+    return export
+
+
+async def export_session(
+    settings: Settings, name: str, fmt: str, output: Path | None = None, *, pseudonymise: bool = False
+) -> Path:
+    """`kompas export`: find the compass, render it, write it; returns the file written."""
+    checked = export_format(fmt)
+    flow = load_flow(settings.effective_flows_dir / "kompas.yaml")
+    settings.ensure_home()
+    store = await Store.open(settings.effective_database_url)
+    try:
+        found = await store.find_session(name)
+        if found is None:
+            summaries = await store.list_sessions()
+            if not summaries:
+                raise ExportError(f"Kompas '{name}' niet gevonden. Er zijn nog geen kompassen.")
+            available = "\n".join(f"  {s.chat_id}/{s.id}  ({s.vraagstuk})" for s in summaries)
+            raise ExportError(f"Kompas '{name}' niet gevonden. Deze kompassen zijn er:\n{available}")
+    finally:
+        await store.close()
+    file = await asyncio.to_thread(render_export, found.session, checked, flow=flow, pseudonymise=pseudonymise)
+    target = output or Path(file.filename)
+    if target.is_dir():
+        target = target / file.filename
+    try:
+        target.write_bytes(file.data)
+    except OSError as exc:
+        raise ExportError(f"Kan {target} niet schrijven: {exc.strerror or exc.__class__.__name__}.") from None
+    return target

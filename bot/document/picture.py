@@ -1,0 +1,250 @@
+"""The logic chain as a picture (PNG): ambitions -> results -> activities -> outcomes.
+
+Four columns of boxes with arrows, 1080 px wide so it reads on a phone. Labels are wrapped by
+measuring the text with the real font, and shortened to a few lines; each column shows at most
+`MAX_PER_COLUMN` boxes. Boxes are placed next to the boxes they link to, to keep arrows short.
+A dashed orange edge marks a gap in the chain.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from functools import cache
+
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ft2font import FT2Font
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+from bot.document import fonts
+from bot.document.model import EMPTY, CompassDocument, Item
+
+WIDTH = 1080
+DPI = 150
+MARGIN = 24
+COLUMN_GAP = 40
+COLUMNS = 4
+COLUMN_WIDTH = (WIDTH - 2 * MARGIN - (COLUMNS - 1) * COLUMN_GAP) / COLUMNS
+PAD = 12
+BOX_GAP = 14
+TEXT_SIZE = 11.5
+META_SIZE = 10
+TITLE_SIZE = 16
+MAX_LINES = 4
+MAX_PER_COLUMN = 12
+INK, MUTED, GAP_COLOUR = "#1d2a33", "#4f5d68", "#c05a00"
+COLUMN_COLOURS = ("#0b5f73", "#2f6f3e", "#8a5a00", "#9b3b2f")
+FILLS = ("#e7f1f4", "#e9f2eb", "#f6efe2", "#f6e8e6")
+HEADERS = ("Ambities", "Maatschappelijke resultaten", "Activiteiten", "Outcome per activiteit")
+
+
+def _px(points: float) -> float:
+    return points * DPI / 72
+
+
+@cache
+def _face(bold: bool) -> FT2Font:
+    return FT2Font(str(fonts.BOLD if bold else fonts.REGULAR))
+
+
+def text_width(text: str, size: float, bold: bool = False) -> float:
+    """Width in pixels of `text` in DejaVu Sans at `size` points."""
+    face = _face(bold)
+    face.set_size(size, DPI)
+    face.set_text(text)
+    return face.get_width_height()[0] / 64
+
+
+def wrap(text: str, width: float, size: float, max_lines: int, first_indent: float = 0.0) -> list[str]:
+    """Greedy word wrap by measured width; the last line ends in '…' when text was left out."""
+    words = " ".join(text.split()).split(" ")
+    lines: list[str] = []
+    current = ""
+    for word in words:
+        room = width - (first_indent if not lines else 0)
+        candidate = f"{current} {word}".strip()
+        if text_width(candidate, size) <= room or not current:
+            current = candidate
+            while text_width(current, size) > room and len(current) > 1:  # one word wider than the box
+                cut = _longest_fit(current, room, size)
+                lines.append(current[:cut])
+                current = current[cut:]
+                room = width
+            continue
+        lines.append(current)
+        current = word
+    if current:
+        lines.append(current)
+    if len(lines) > max_lines:
+        last = lines[max_lines - 1]
+        while last and text_width(last + " …", size) > width:
+            last = last[:-1]
+        lines = [*lines[: max_lines - 1], last.rstrip() + " …"]
+    return lines
+
+
+def _longest_fit(text: str, width: float, size: float) -> int:
+    cut = len(text)
+    while cut > 1 and text_width(text[:cut], size) > width:
+        cut -= 1
+    return cut
+
+
+@dataclass
+class _Box:
+    item_id: int | None
+    code: str
+    lines: list[str]
+    meta: str = ""
+    gap: bool = False
+    links: list[int] = field(default_factory=list)  # ids in the column to the left
+    top: float = 0.0
+
+    @property
+    def height(self) -> float:
+        text = len(self.lines) * _px(TEXT_SIZE) * 1.25
+        meta = _px(META_SIZE) * 1.3 if self.meta else 0
+        return 2 * PAD + text + meta
+
+    @property
+    def middle(self) -> float:
+        return self.top + self.height / 2
+
+
+def _box(item: Item, meta: str, gap: bool, links: list[int]) -> _Box:
+    code = f"{item.code} " if item.code else ""
+    indent = text_width(code, TEXT_SIZE, bold=True)
+    lines = wrap(fonts.printable(item.text), COLUMN_WIDTH - 2 * PAD, TEXT_SIZE, MAX_LINES, indent)
+    return _Box(item.id, code, lines, fonts.printable(meta), gap, links)
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def _columns(doc: CompassDocument) -> list[list[_Box]]:
+    results = doc.societal_results.results
+    activities = doc.activity_plan.activities
+    ambitions = [
+        _box(a, "gekozen" if a.chosen else "", bool(results) and not doc.linking("ambition_result", a.id), [])
+        for a in doc.monitoring.ambitions
+    ]
+    result_boxes = []
+    for result in results:
+        indicators = len(doc.linked("result_indicator", result.id))
+        meta = _plural(indicators, "indicator", "indicatoren") if indicators else "nog geen indicator"
+        gap = bool(activities) and not doc.linking("activity_result", result.id)
+        result_boxes.append(_box(result, meta, gap, doc.linking("ambition_result", result.id)))
+    activity_boxes = [
+        _box(a, a.who or "", bool(results) and not a.results.ids, doc.linked("activity_result", a.id))
+        for a in activities
+    ]
+    outcome_boxes = [
+        _box(o, o.instrument or "", bool(activities) and not o.activity.ids, doc.linked("outcome_activity", o.id))
+        for o in doc.outcome.outcomes
+    ]
+    return [ambitions, result_boxes, activity_boxes, outcome_boxes]
+
+
+def _cap(boxes: list[_Box]) -> list[_Box]:
+    if not boxes:
+        return [_Box(None, "", [EMPTY], gap=True)]
+    if len(boxes) <= MAX_PER_COLUMN:
+        return boxes
+    hidden = len(boxes) - MAX_PER_COLUMN + 1
+    return [*boxes[: MAX_PER_COLUMN - 1], _Box(None, "", [f"+ {hidden} meer", "zie het document"])]
+
+
+def _place(columns: list[list[_Box]], start: float) -> None:
+    """Stack each column; a box sits as close as it can to the boxes it links to on its left."""
+    for index, column in enumerate(columns):
+        middles = {b.item_id: b.middle for b in columns[index - 1] if b.item_id is not None} if index else {}
+
+        def wanted(box: _Box, middles: dict[int | None, float] = middles) -> float:
+            linked = [middles[i] for i in box.links if i in middles]
+            return sum(linked) / len(linked) if linked else float("inf")
+
+        column.sort(key=wanted)
+        bottom = start
+        for box in column:
+            desired = wanted(box) - box.height / 2
+            box.top = max(bottom, desired) if desired != float("inf") else bottom
+            bottom = box.top + box.height + BOX_GAP
+
+
+def render_png(doc: CompassDocument) -> bytes:
+    """The logic chain of the compass as a PNG, 1080 px wide."""
+    title = wrap(fonts.printable(f"Logische keten · {doc.issue}"), WIDTH - 2 * MARGIN, TITLE_SIZE, 2)
+    header_top = MARGIN + len(title) * _px(TITLE_SIZE) * 1.3 + 10
+    header_lines = [wrap(h, COLUMN_WIDTH, TEXT_SIZE, 2) for h in HEADERS]
+    boxes_top = header_top + max(len(h) for h in header_lines) * _px(TEXT_SIZE) * 1.25 + 14
+    columns = [_cap(column) for column in _columns(doc)]
+    _place(columns, boxes_top)
+    caption = wrap(
+        "Lees van links naar rechts: een ambitie wordt concreet in resultaten, activiteiten dragen bij aan "
+        "resultaten, outcome laat zien wat deelnemers aan een activiteit hebben. Een oranje stippellijn is een "
+        "schakel die nog ontbreekt.",
+        WIDTH - 2 * MARGIN, META_SIZE, 4,
+    )
+    content_bottom = max(b.top + b.height for column in columns for b in column)
+    height = int(content_bottom + 16 + len(caption) * _px(META_SIZE) * 1.3 + MARGIN)
+
+    figure = Figure(figsize=(WIDTH / DPI, height / DPI), dpi=DPI, facecolor="white")
+    FigureCanvasAgg(figure)
+    axes = figure.add_axes((0, 0, 1, 1))
+    axes.set_xlim(0, WIDTH)
+    axes.set_ylim(height, 0)
+    axes.axis("off")
+    text = {"fontfamily": "DejaVu Sans", "va": "top", "ha": "left"}
+
+    for n, line in enumerate(title):
+        axes.text(MARGIN, MARGIN + n * _px(TITLE_SIZE) * 1.3, line, fontsize=TITLE_SIZE, weight="bold", color=INK,
+                  **text)
+    x_of = [MARGIN + i * (COLUMN_WIDTH + COLUMN_GAP) for i in range(COLUMNS)]
+    for index, lines in enumerate(header_lines):
+        for n, line in enumerate(lines):
+            axes.text(x_of[index], header_top + n * _px(TEXT_SIZE) * 1.25, line, fontsize=TEXT_SIZE, weight="bold",
+                      color=COLUMN_COLOURS[index], **text)
+
+    for index, column in enumerate(columns):
+        for box in column:
+            _draw_box(axes, box, x_of[index], index)
+    for index in range(1, COLUMNS):
+        lefts = {b.item_id: b for b in columns[index - 1] if b.item_id is not None}
+        for box in columns[index]:
+            for link in box.links:
+                if link in lefts:
+                    start = (x_of[index - 1] + COLUMN_WIDTH, lefts[link].middle)
+                    end = (x_of[index], box.middle)
+                    axes.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=14, lw=1.4,
+                                                   color="#7d8b94", shrinkA=2, shrinkB=2))
+    for n, line in enumerate(caption):
+        axes.text(MARGIN, content_bottom + 16 + n * _px(META_SIZE) * 1.3, line, fontsize=META_SIZE, color=MUTED,
+                  **text)
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def _draw_box(axes: Axes, box: _Box, x: float, column: int) -> None:
+    edge = GAP_COLOUR if box.gap else COLUMN_COLOURS[column]
+    patch = FancyBboxPatch((x, box.top), COLUMN_WIDTH, box.height, boxstyle="round,pad=0,rounding_size=10",
+                           facecolor=FILLS[column], edgecolor=edge, linewidth=2 if box.gap else 1.4,
+                           linestyle="--" if box.gap else "-")
+    axes.add_patch(patch)
+    text = {"fontfamily": "DejaVu Sans", "va": "top", "ha": "left", "fontsize": TEXT_SIZE, "color": INK}
+    line_height = _px(TEXT_SIZE) * 1.25
+    y = box.top + PAD
+    if box.code:
+        axes.text(x + PAD, y, box.code, weight="bold", **text)
+    for n, line in enumerate(box.lines):
+        indent = text_width(box.code, TEXT_SIZE, bold=True) if n == 0 and box.code else 0
+        axes.text(x + PAD + indent, y + n * line_height, line, **text)
+    if box.meta:
+        meta = wrap(box.meta, COLUMN_WIDTH - 2 * PAD, META_SIZE, 1)[0]
+        colour = GAP_COLOUR if box.meta == "nog geen indicator" else MUTED
+        axes.text(x + PAD, y + len(box.lines) * line_height + 2, meta, fontsize=META_SIZE, color=colour,
+                  style="italic", fontfamily="DejaVu Sans", va="top", ha="left")

@@ -1,0 +1,422 @@
+"""The PTB handlers: each turns one Telegram update into one engine turn.
+
+Every turn is: load the chat, run the engine, store the new state together with the
+update_id (one transaction), and only then talk to Telegram. A crash after the store means the
+update is skipped when it is delivered again; a crash before it means it is processed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from telegram import (
+    Bot,
+    LinkPreviewOptions,
+    ReactionTypeEmoji,
+    ReplyParameters,
+    Update,
+)
+from telegram import Chat as TgChat
+from telegram.constants import ChatMemberStatus, ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    ContextTypes,
+    MessageHandler,
+    PollAnswerHandler,
+    filters,
+)
+
+from bot.compass import Chat
+from bot.engine import Edit, Engine, Event, Joined, Outcome, Text, Vote
+from bot.flows import FlowError, Texts
+from bot.store import EventKey, Store
+from bot.telegram.settings import TelegramOptions
+from bot.telegram.translate import (
+    Action,
+    Origin,
+    React,
+    SendExport,
+    SendPoll,
+    SendText,
+    StopPoll,
+    Toast,
+    actor_of,
+    addressed_to_bot,
+    chat_key,
+    event_time,
+    is_current,
+    is_group,
+    needs_admin_check,
+    parse_callback_data,
+    plan,
+    question_open,
+    sender_of,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SOURCE = "telegram"
+TRANSPORT_MESSAGES = ("alleen_tekst", "fout_bewaard", "fout_niet_bewaard", "knop_verlopen", "antwoord_plaatshouder")
+PRESENT = (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    data: bytes
+    filename: str
+
+
+# Renders the chat's active compass in a format ("pdf", "docx", "png"); supplied by bot.document.
+Exporter = Callable[[Chat, str], Awaitable[ExportFile]]
+
+
+class StoreFailure(Exception):
+    """The store could not be read or written; the update is processed again later."""
+
+
+def check_texts(texts: Texts) -> None:
+    missing = [key for key in TRANSPORT_MESSAGES if key not in texts.berichten]
+    if missing:
+        names = ", ".join(missing)
+        raise FlowError(f"flows/teksten.yaml: deze berichten voor Telegram ontbreken onder 'berichten': {names}")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TelegramBridge:
+    """Thin handlers between PTB and the engine; state lives in the store, not in PTB."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        store: Store,
+        texts: Texts,
+        options: TelegramOptions,
+        *,
+        bot_id: int,
+        exporter: Exporter | None = None,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.texts = texts
+        self.options = options
+        self.bot_id = bot_id
+        self.exporter = exporter
+        self.errors: list[BaseException] = []
+        self._failed: set[int] = set()
+        self._stored: set[int] = set()
+        self._admins: dict[int, tuple[float, frozenset[int]]] = {}
+        # The engine is pure but may search the knowledge base (CPU work): one worker thread keeps
+        # the event loop free for other chats and calls the search from one thread only.
+        self._engine_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kompas-engine")
+
+    # ------------------------------------------------------------------------- wiring
+
+    def install(self, application: Application) -> None:  # type: ignore[type-arg]
+        new_message = filters.UpdateType.MESSAGE
+        application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self.on_migrate))
+        application.add_handler(MessageHandler(new_message & filters.TEXT, self.on_text))
+        application.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.TEXT, self.on_edit))
+        application.add_handler(
+            MessageHandler(new_message & ~filters.TEXT & ~filters.StatusUpdate.ALL, self.on_other_message)
+        )
+        application.add_handler(CallbackQueryHandler(self.on_button))
+        application.add_handler(PollAnswerHandler(self.on_poll_answer))
+        application.add_handler(ChatMemberHandler(self.on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
+        application.add_error_handler(self.on_error)
+
+    def close(self) -> None:
+        self._engine_thread.shutdown(wait=True)
+
+    def take_failure(self, update_id: int) -> bool:
+        """Whether storing this update failed (the runner then retries it); forgets the bookkeeping."""
+        self._stored.discard(update_id)
+        if update_id in self._failed:
+            self._failed.discard(update_id)
+            return True
+        return False
+
+    async def chat_key_of(self, update: Update) -> str | None:
+        """The store's chat for an update (poll answers carry only the poll id)."""
+        if update.poll_answer is not None:
+            ref = await self.store.find_poll(update.poll_answer.poll_id)
+            return ref.chat_id if ref else None
+        message = update.effective_message
+        if message is not None and message.migrate_from_chat_id:
+            return chat_key(message.migrate_from_chat_id)
+        chat = update.effective_chat
+        return chat_key(chat.id) if chat is not None else None
+
+    # ------------------------------------------------------------------------- handlers
+
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        assert message is not None and message.text is not None
+        tg_chat = message.chat
+        group = is_group(tg_chat)
+        state = await self._load(update, tg_chat)
+        text = message.text
+        addressed = text.startswith("/") or addressed_to_bot(message, self.bot_id)
+        if group and not addressed and not (self.options.all_messages and question_open(state)):
+            return  # chatter the bot can see (privacy off, or admin) only counts if the operator allows it
+        is_admin = False
+        if group and needs_admin_check(text, state, context.bot.username):
+            user_id = message.from_user.id if message.from_user else None
+            session = state.session
+            if user_id is not None and (session is None or str(user_id) not in session.facilitators):
+                is_admin = await self._is_admin(context.bot, tg_chat.id, user_id)
+        actor = sender_of(message, is_admin=is_admin)
+        if actor is None:
+            return
+        event = Text(actor=actor, text=text, at=event_time(message), ref=str(message.message_id))
+        actions = await self._turn(update, state, event, Origin(message_id=message.message_id))
+        await self._execute(context.bot, tg_chat.id, state.id, actions)
+
+    async def on_edit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.edited_message
+        assert message is not None and message.text is not None
+        actor = sender_of(message)
+        if actor is None or message.text.startswith("/"):
+            return
+        state = await self._load(update, message.chat)
+        event = Edit(actor=actor, ref=str(message.message_id), text=message.text, at=event_time(message))
+        actions = await self._turn(update, state, event, Origin(message_id=message.message_id))
+        await self._execute(context.bot, message.chat.id, state.id, actions)
+
+    async def on_other_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Photos, stickers, voice notes, files: only text counts."""
+        message = update.message
+        assert message is not None
+        if is_group(message.chat) and not addressed_to_bot(message, self.bot_id):
+            return
+        await self._mark(update, chat_key(message.chat.id))
+        note = SendText(self.texts("alleen_tekst"), reply_to=message.message_id)
+        await self._execute(context.bot, message.chat.id, chat_key(message.chat.id), [note])
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None
+        message = query.message
+        if message is None or query.data is None:
+            await query.answer()
+            return
+        tg_chat = message.chat
+        toast: str | None = None
+        actions: list[Action] = []
+        try:
+            state = await self._load(update, tg_chat)
+            command, stamp = parse_callback_data(query.data)
+            if not is_current(command, stamp, state):
+                await self._mark(update, state.id)
+                toast = self.texts("knop_verlopen")
+                return
+            is_admin = False
+            session = state.session
+            if is_group(tg_chat) and (session is None or str(query.from_user.id) not in session.facilitators):
+                is_admin = await self._is_admin(context.bot, tg_chat.id, query.from_user.id)
+            actor = actor_of(query.from_user, is_admin=is_admin)
+            event = Text(actor=actor, text=command, at=_now())
+            actions = await self._turn(update, state, event, Origin(callback=True))
+            toasts = [a.text for a in actions if isinstance(a, Toast)]
+            toast = "\n".join(toasts)[:200] or None
+        finally:
+            # Always answer a button press, first, so the client stops its spinner.
+            try:
+                await query.answer(text=toast)
+            except TelegramError as exc:
+                log.info("Knop niet beantwoord: %s", exc.__class__.__name__)
+        await self._execute(context.bot, tg_chat.id, chat_key(tg_chat.id), actions)
+
+    async def on_poll_answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        answer = update.poll_answer
+        assert answer is not None
+        if answer.user is None:  # voted as a channel/chat: not a participant
+            return
+        ref = await self._guard(self.store.find_poll(answer.poll_id), update)
+        if ref is None or ref.closed:
+            return
+        state = await self._guard(self.store.load_chat(ref.chat_id), update)
+        if state is None:
+            return
+        actor = actor_of(answer.user)
+        event = Vote(actor=actor, options=tuple(answer.option_ids), at=_now())
+        actions = await self._turn(update, state, event, Origin())
+        await self._execute(context.bot, int(ref.chat_id), ref.chat_id, actions)
+
+    async def on_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        change = update.my_chat_member
+        assert change is not None
+        tg_chat = change.chat
+        self._admins.pop(tg_chat.id, None)
+        was_in = change.old_chat_member.status in PRESENT
+        now_in = change.new_chat_member.status in PRESENT
+        if not is_group(tg_chat):
+            return
+        if now_in and not was_in:
+            state = await self._load(update, tg_chat)
+            actions = await self._turn(update, state, Joined(at=_now()), Origin())
+            await self._execute(context.bot, tg_chat.id, state.id, actions)
+        elif was_in and not now_in:
+            log.info("De bot is uit groep %s gehaald; de gegevens blijven bewaard.", tg_chat.id)
+
+    async def on_migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A group became a supergroup: its compasses follow the new chat id."""
+        message = update.message
+        if message is None or not message.migrate_to_chat_id:
+            return
+        old, new = chat_key(message.chat.id), chat_key(message.migrate_to_chat_id)
+        await self._move(old, new)
+        await self._mark(update, new)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        error = context.error
+        if error is None:
+            return
+        self.errors.append(error)
+        update_id = update.update_id if isinstance(update, Update) else None
+        if isinstance(error, StoreFailure):
+            log.error("Opslaan mislukt bij update %s; die wordt opnieuw verwerkt.", update_id, exc_info=error)
+            return
+        log.error("Fout bij update %s: %s", update_id, error.__class__.__name__, exc_info=error)
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            return
+        key = "fout_bewaard" if update_id in self._stored else "fout_niet_bewaard"
+        try:
+            await context.bot.send_message(chat.id, self.texts(key))
+        except TelegramError as exc:
+            log.warning("Foutmelding niet verstuurd: %s", exc.__class__.__name__)
+
+    # ------------------------------------------------------------------------- one turn
+
+    async def _guard(self, pending: Awaitable[T], update: Update) -> T:
+        try:
+            return await pending
+        except Exception as exc:
+            self._failed.add(update.update_id)
+            raise StoreFailure(str(exc.__class__.__name__)) from exc
+
+    async def _load(self, update: Update, tg_chat: TgChat) -> Chat:
+        key = chat_key(tg_chat.id)
+        stored = await self._guard(self.store.load_chat(key), update)
+        return stored or Chat(id=key, is_group=is_group(tg_chat))
+
+    async def _mark(self, update: Update, key: str | None) -> None:
+        await self._guard(self.store.mark_processed(EventKey(SOURCE, update.update_id), key), update)
+        self._stored.add(update.update_id)
+
+    async def _turn(self, update: Update, state: Chat, event: Event, origin: Origin) -> list[Action]:
+        loop = asyncio.get_running_loop()
+        outcome: Outcome = await loop.run_in_executor(self._engine_thread, self.engine.handle, state, event)
+        marker = EventKey(SOURCE, update.update_id)
+        if outcome.changed:
+            await self._guard(self.store.save_chat(outcome.chat, marker), update)
+        else:
+            await self._guard(self.store.mark_processed(marker, state.id), update)
+        self._stored.add(update.update_id)
+        return plan(
+            outcome,
+            group=outcome.chat.is_group,
+            origin=origin,
+            placeholder=self.texts("antwoord_plaatshouder"),
+        )
+
+    async def _is_admin(self, bot: Bot, chat_id: int, user_id: int) -> bool:
+        """Live check against the chat's administrators, cached briefly per chat."""
+        cached = self._admins.get(chat_id)
+        now = time.monotonic()
+        if cached is None or now - cached[0] > self.options.admin_cache_seconds:
+            try:
+                members = await bot.get_chat_administrators(chat_id)
+                ids = frozenset(member.user.id for member in members)
+            except TelegramError as exc:
+                log.info("Beheerders van %s niet op te vragen: %s", chat_id, exc.__class__.__name__)
+                ids = cached[1] if cached else frozenset()
+            cached = (now, ids)
+            self._admins[chat_id] = cached
+        return user_id in cached[1]
+
+    async def _move(self, old: str, new: str) -> None:
+        await self.store.move_chat(old, new)
+        await self.store.move_polls(old, new)
+        self._admins.pop(int(old), None)
+
+    # ------------------------------------------------------------------------- delivery
+
+    async def _execute(self, bot: Bot, chat_id: int, key: str, actions: list[Action]) -> None:
+        """Send the actions in order. Toasts were already used as the callback answer."""
+        for action in actions:
+            try:
+                await self._perform(bot, chat_id, key, action)
+            except ChatMigrated as moved:
+                new_key = chat_key(moved.new_chat_id)
+                await self._move(key, new_key)
+                chat_id, key = moved.new_chat_id, new_key
+                await self._perform(bot, chat_id, key, action)
+            except Forbidden as exc:
+                log.info("Geen toegang meer tot chat %s (%s); de rest van het antwoord vervalt.", chat_id, exc.message)
+                return
+
+    async def _perform(self, bot: Bot, chat_id: int, key: str, action: Action) -> None:
+        if isinstance(action, SendText):
+            reply = ReplyParameters(action.reply_to, allow_sending_without_reply=True) if action.reply_to else None
+            await bot.send_message(
+                chat_id,
+                action.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=action.markup,
+                reply_parameters=reply,
+                link_preview_options=NO_PREVIEW,
+            )
+        elif isinstance(action, React):
+            try:
+                await bot.set_message_reaction(chat_id, action.message_id, ReactionTypeEmoji(action.emoji))
+            except BadRequest as exc:
+                # Reactions switched off in this chat (or the emoji is not allowed): say it instead.
+                log.info("Reactie niet mogelijk in %s: %s", chat_id, exc.message)
+                if action.fallback:
+                    await self._perform(bot, chat_id, key, SendText(action.fallback, reply_to=action.message_id))
+        elif isinstance(action, SendPoll):
+            sent = await bot.send_poll(
+                chat_id, action.question, list(action.options), is_anonymous=False, allows_multiple_answers=True
+            )
+            if sent.poll is not None:
+                await self.store.save_poll(sent.poll.id, key, sent.message_id)
+        elif isinstance(action, StopPoll):
+            for ref in await self.store.open_polls(key):
+                try:
+                    await bot.stop_poll(chat_id, ref.message_id)
+                except BadRequest as exc:  # already closed or deleted: nothing to stop
+                    log.info("Peiling %s niet gestopt: %s", ref.poll_id, exc.message)
+                await self.store.close_poll(ref.poll_id)
+        elif isinstance(action, SendExport):
+            await self._export(bot, chat_id, key, action.format)
+
+    async def _export(self, bot: Bot, chat_id: int, key: str, fmt: str) -> None:
+        state = await self.store.load_chat(key)
+        file: ExportFile | None = None
+        if self.exporter is not None and state is not None and state.session is not None:
+            try:
+                file = await self.exporter(state, fmt)
+            except Exception:
+                log.exception("Export naar %s mislukt", fmt)
+        if file is None:
+            await bot.send_message(chat_id, self.texts("geen_document"), parse_mode=ParseMode.HTML)
+        elif fmt == "png":
+            await bot.send_photo(chat_id, photo=file.data, filename=file.filename)
+        else:
+            await bot.send_document(chat_id, document=file.data, filename=file.filename)

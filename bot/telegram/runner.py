@@ -1,0 +1,340 @@
+"""Running the bot: an idempotent long-polling loop, or a webhook server, around one `process()`.
+
+PTB's stock `run_polling` confirms an update (asks for the next offset) before the handlers
+have stored it, so a kill in between loses it. Here the loop fetches a batch, processes all of it
+(state stored with each update_id), and only then asks for the updates after it. Updates that
+were stored already are skipped, so a batch delivered twice changes nothing twice.
+
+Updates of different chats run concurrently; updates of one chat strictly in order (a lock per
+chat). A supergroup migration in a batch is a barrier: what came before it is finished first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from telegram import Update
+from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError, TimedOut
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+
+from bot.app import Kompas, open_kompas
+from bot.config import Settings
+from bot.knowledge.search import KnowledgeSearch
+from bot.store import EventKey
+from bot.telegram.handlers import SOURCE, Exporter, TelegramBridge, check_texts
+from bot.telegram.menu import set_commands
+from bot.telegram.network import RetryingRequest, install_token_redaction
+from bot.telegram.settings import TelegramConfigError, TelegramOptions, api_base_url, check_token, file_base_url
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "poll_answer", "my_chat_member")
+BATCH = 100
+MAX_BACKOFF = 30.0
+
+
+def build_application(token: str, base_url: str, options: TelegramOptions) -> Application:  # type: ignore[type-arg]
+    """A PTB application without Updater: this module fetches and confirms updates itself."""
+    request = RetryingRequest(
+        attempts=options.http_attempts,
+        retry_429=not options.rate_limit,
+        connection_pool_size=256,
+        pool_timeout=30.0,
+        connect_timeout=10.0,
+        read_timeout=20.0,
+        write_timeout=30.0,
+        media_write_timeout=60.0,
+    )
+    # getUpdates errors are retried by the loop itself (with backoff), so one attempt here.
+    updates_request = RetryingRequest(attempts=1, connection_pool_size=2, read_timeout=10.0, connect_timeout=10.0)
+    builder: ApplicationBuilder = (  # type: ignore[type-arg]
+        Application.builder()
+        .token(token)
+        .base_url(base_url)
+        .base_file_url(file_base_url(base_url))
+        .request(request)
+        .get_updates_request(updates_request)
+        .updater(None)
+        .job_queue(None)
+    )
+    if options.rate_limit:
+        # About 30 messages a second overall and 20 a minute per group; a 429 pauses all calls.
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    return builder.build()
+
+
+class ChatLocks:
+    """One lock per chat, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = defaultdict(int)
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key]
+                del self._locks[key]
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+def _is_barrier(update: Update) -> bool:
+    message = update.message
+    return message is not None and bool(message.migrate_to_chat_id or message.migrate_from_chat_id)
+
+
+def _segments(updates: Sequence[Update]) -> list[list[Update]]:
+    """Split a batch at migrations, which must run alone, after everything before them."""
+    segments: list[list[Update]] = [[]]
+    for update in updates:
+        if _is_barrier(update):
+            segments += [[update], []]
+        else:
+            segments[-1].append(update)
+    return [segment for segment in segments if segment]
+
+
+@dataclass
+class Stats:
+    processed: int = 0
+    skipped: int = 0
+    retried: int = 0
+    batches: int = 0
+    last_offset: int | None = field(default=None)
+
+
+class TelegramBot:
+    """One bot: the PTB application, the engine bridge and the store, ready to poll or serve."""
+
+    def __init__(
+        self,
+        application: Application,  # type: ignore[type-arg]
+        bridge: TelegramBridge,
+        kompas: Kompas,
+        options: TelegramOptions,
+    ) -> None:
+        self.application = application
+        self.bridge = bridge
+        self.kompas = kompas
+        self.options = options
+        self.locks = ChatLocks()
+        self.stats = Stats()
+        self._slots = asyncio.Semaphore(options.max_concurrent_chats)
+
+    @classmethod
+    async def open(
+        cls,
+        settings: Settings,
+        options: TelegramOptions | None = None,
+        *,
+        knowledge: KnowledgeSearch | None = None,
+        exporter: Exporter | None = None,
+    ) -> TelegramBot:
+        """Check the token, meet Telegram (getMe), open the store and wire the handlers."""
+        options = options or TelegramOptions()
+        token = check_token(settings.telegram_bot_token)
+        install_token_redaction(token)
+        base_url = api_base_url(settings.telegram_api_base_url)
+        application = build_application(token, base_url, options)
+        try:
+            await application.initialize()
+        except InvalidToken:
+            raise TelegramConfigError(
+                "Telegram kent dit token niet. Controleer TELEGRAM_BOT_TOKEN (of vraag een nieuw token bij @BotFather)."
+            ) from None
+        except (NetworkError, TimedOut) as exc:
+            server = base_url.split("/bot")[0]
+            raise TelegramConfigError(
+                f"Ik kan de Telegram-server ({server}) niet bereiken: {exc.__class__.__name__}. "
+                "Controleer de internetverbinding of TELEGRAM_API_BASE_URL."
+            ) from None
+        try:
+            me = application.bot.bot
+            kompas = await open_kompas(settings, knowledge=knowledge, bot_username=me.username)
+            check_texts(kompas.texts)
+        except BaseException:
+            await application.shutdown()
+            raise
+        if options.all_messages and not me.can_read_all_group_messages:
+            log.warning(
+                "KOMPAS_TELEGRAM_ALL_MESSAGES staat aan, maar de privacymodus van de bot staat aan: in groepen waar "
+                "de bot geen beheerder is, ziet hij alleen commando's en antwoorden op zijn eigen berichten."
+            )
+        bridge = TelegramBridge(kompas.engine, kompas.store, kompas.texts, options, bot_id=me.id, exporter=exporter)
+        bridge.install(application)
+        return cls(application, bridge, kompas, options)
+
+    async def close(self) -> None:
+        with suppress(Exception):
+            await self.application.shutdown()
+        self.bridge.close()
+        await self.kompas.store.close()
+
+    @property
+    def username(self) -> str:
+        return self.application.bot.username
+
+    # ------------------------------------------------------------------------- processing
+
+    async def process(self, update: Update, key: str | None = None) -> bool:
+        """Handle one update exactly once. False: it could not be stored and must be tried again."""
+        try:
+            key = key if key is not None else await self.bridge.chat_key_of(update)
+        except Exception:
+            log.exception("Chat van update %s niet te bepalen", update.update_id)
+            return False
+        async with self.locks.hold(key or f"#{update.update_id}"):
+            try:
+                if await self.kompas.store.is_processed(EventKey(SOURCE, update.update_id)):
+                    self.stats.skipped += 1
+                    return True
+            except Exception:
+                log.exception("De opslag is niet bereikbaar")
+                return False
+            await self.application.process_update(update)
+            if self.bridge.take_failure(update.update_id):
+                return False
+            self.stats.processed += 1
+            return True
+
+    async def process_batch(self, updates: Sequence[Update]) -> int | None:
+        """Process a batch: chats concurrently, each chat in order. Returns the update_id to
+        fetch again from if something could not be stored (everything before it is done)."""
+        self.stats.batches += 1
+        for segment in _segments(updates):
+            by_chat: dict[str, list[tuple[Update, str | None]]] = defaultdict(list)
+            for update in segment:
+                try:
+                    key = await self.bridge.chat_key_of(update)
+                except Exception:
+                    log.exception("Chat van update %s niet te bepalen", update.update_id)
+                    return update.update_id
+                by_chat[key or f"#{update.update_id}"].append((update, key))
+            failed: list[int] = []
+
+            async def run(items: list[tuple[Update, str | None]], failed: list[int] = failed) -> None:
+                async with self._slots:
+                    for update, key in items:
+                        if not await self.process(update, key):
+                            failed.append(update.update_id)
+                            return  # the rest of this chat waits, to keep its order
+
+            await asyncio.gather(*(run(items) for items in by_chat.values()))
+            if failed:
+                self.stats.retried += 1
+                return min(failed)
+        return None
+
+    # ------------------------------------------------------------------------- long polling
+
+    async def prepare(self) -> None:
+        await set_commands(self.application.bot, self.kompas.texts)
+
+    async def run_polling(self, stop: asyncio.Event) -> None:
+        """Fetch, process, then confirm, until `stop` is set."""
+        bot = self.application.bot
+        await bot.delete_webhook(drop_pending_updates=False)
+        await self.prepare()
+        log.info("Kompasbot @%s luistert (long polling).", self.username)
+        offset: int | None = None
+        backoff = 1.0
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                fetch = asyncio.ensure_future(
+                    bot.get_updates(
+                        offset=offset, limit=BATCH, timeout=self.options.poll_timeout, allowed_updates=ALLOWED_UPDATES
+                    )
+                )
+                await asyncio.wait({fetch, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                if not fetch.done():
+                    fetch.cancel()
+                    with suppress(asyncio.CancelledError, TelegramError):
+                        await fetch
+                    break
+                try:
+                    updates = fetch.result()
+                except InvalidToken:
+                    raise TelegramConfigError("Telegram weigert het token (TELEGRAM_BOT_TOKEN) nu.") from None
+                except Conflict:
+                    log.warning("Een ander proces haalt ook updates op voor deze bot; ik wacht even.")
+                    await self._pause(stop, backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF)
+                    continue
+                except TelegramError as exc:
+                    name = exc.__class__.__name__
+                    log.warning("Updates ophalen mislukt (%s); nieuwe poging over %.0f s", name, backoff)
+                    await self._pause(stop, backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF)
+                    continue
+                backoff = 1.0
+                if not updates:
+                    continue
+                retry_from = await self.process_batch(updates)
+                if retry_from is not None:
+                    offset = retry_from
+                    await self._pause(stop, 1.0)
+                    continue
+                offset = updates[-1].update_id + 1
+                self.stats.last_offset = offset
+        finally:
+            stopper.cancel()
+
+    @staticmethod
+    async def _pause(stop: asyncio.Event, seconds: float) -> None:
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+
+    # ------------------------------------------------------------------------- webhook
+
+    async def run_webhook(self, url: str, port: int, stop: asyncio.Event, *, listen: str = "0.0.0.0") -> None:
+        """Serve Telegram's webhook calls on `listen:port` (TLS by a proxy in front) until `stop`."""
+        from aiohttp import web
+
+        bot = self.application.bot
+        secret = (
+            self.options.webhook_secret.get_secret_value() if self.options.webhook_secret else secrets.token_urlsafe(32)
+        )
+        path = urlsplit(url).path or "/"
+
+        async def receive(request: web.Request) -> web.Response:
+            if not secrets.compare_digest(request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""), secret):
+                return web.Response(status=403)
+            try:
+                update = Update.de_json(await request.json(), bot)
+            except Exception:
+                log.exception("Onleesbare webhook-update genegeerd")
+                return web.Response(status=200)
+            done = await self.process(update)
+            # 500 makes Telegram deliver it again later; it is skipped if it was stored after all.
+            return web.Response(status=200 if done else 500)
+
+        app = web.Application()
+        app.router.add_post(path, receive)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, listen, port)
+            await site.start()
+            await self.prepare()
+            await bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES, max_connections=40)
+            log.info("Kompasbot @%s luistert via webhook op poort %d.", self.username, port)
+            await stop.wait()
+        finally:
+            await runner.cleanup()

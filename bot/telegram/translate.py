@@ -1,0 +1,410 @@
+"""Pure translation between Telegram and the engine: no I/O, so every rule here is unit-testable.
+
+Updates become engine events (`actor_of`, `chat_key`, `addressed_to_bot`, ...). Engine replies
+become a list of Telegram `Action`s (`plan`), which `handlers` executes in order.
+
+Design of the question message in a group. A Telegram message has one `reply_markup`: either
+an inline keyboard or ForceReply, not both. With privacy mode on (the default) the bot only
+sees commands and replies to its own messages, so the question itself carries ForceReply: every
+member's client opens a reply to it, and that reply reaches the bot. The navigation keyboard
+(Volgende / Terug / Overslaan / Uitleg) goes on a small header message sent just before it (the
+first line of the question, e.g. "Stap 1 · vraag 2 van 4"). In a private chat the bot sees
+everything, so the question is one message with the keyboard under it.
+
+Callback buttons carry `command#stamp`: the stamp is a short hash of where the compass stood when
+the button was sent, so a button under an older question cannot move the compass on twice.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from telegram import Chat as TgChat
+from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, User
+from telegram.constants import ChatType
+
+from bot.compass import Chat
+from bot.engine import NAVIGATION, Actor, Button, Outcome, parse_command
+
+MAX_MESSAGE = 4096
+MAX_CALLBACK_DATA = 64
+MAX_TOAST = 200
+MAX_PLACEHOLDER = 64
+POLL_OPTIONS = range(2, 11)
+STEERING_PHASES = ("kiezen", "shortlist")
+POSITION_COMMANDS = NAVIGATION | {"uitleg"}
+
+ReplyMarkup = InlineKeyboardMarkup | ForceReply
+
+
+# ----------------------------------------------------------------------------- updates -> events
+
+
+def chat_key(chat_id: int) -> str:
+    """The store's id of a Telegram chat: its numeric id as text (e.g. '-100123')."""
+    return str(chat_id)
+
+
+def is_group(chat: TgChat) -> bool:
+    return chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+
+
+def display_name(user: User) -> str:
+    return user.first_name or user.username or ""
+
+
+def actor_of(user: User, *, is_admin: bool = False) -> Actor:
+    return Actor(id=str(user.id), name=display_name(user), is_admin=is_admin)
+
+
+def sender_of(message: Message, *, is_admin: bool = False) -> Actor | None:
+    """Who wrote the message; an anonymous group admin (sender_chat is the group) counts as admin."""
+    sender_chat = message.sender_chat
+    if sender_chat is not None:
+        own_group = sender_chat.id == message.chat.id
+        return Actor(id=f"chat{sender_chat.id}", name=sender_chat.title or "", is_admin=own_group or is_admin)
+    if message.from_user is None:
+        return None
+    return actor_of(message.from_user, is_admin=is_admin)
+
+
+def addressed_to_bot(message: Message, bot_id: int) -> bool:
+    """A reply to one of the bot's own messages."""
+    replied = message.reply_to_message
+    return replied is not None and replied.from_user is not None and replied.from_user.id == bot_id
+
+
+def question_open(chat: Chat | None) -> bool:
+    return chat is not None and chat.session is not None and chat.session.phase != "klaar"
+
+
+def needs_admin_check(text: str, chat: Chat | None, bot_username: str | None) -> bool:
+    """Whether the engine may ask `is_admin` for this text (a steering command or a facilitator's pick)."""
+    command = parse_command(text.strip(), bot_username)
+    if command is not None:
+        return command.name in NAVIGATION or command.name == "kies"
+    return chat is not None and chat.session is not None and chat.session.phase in STEERING_PHASES
+
+
+def event_time(message: Message) -> datetime:
+    return message.edit_date or message.date
+
+
+# ----------------------------------------------------------------------------- callback data
+
+
+def _stamp(text: str) -> str:
+    return _base36(zlib.crc32(text.encode()))
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        number, rest = divmod(number, 36)
+        out = digits[rest] + out
+        if not number:
+            return out
+
+
+def stamp_for(command: str, chat: Chat) -> str:
+    """Where the compass stands, as far as this button cares.
+
+    Navigation buttons only depend on the open question; other buttons (`/kies 2` under a field
+    or a list of proposals) also on the sub-state, so they cannot answer a later field.
+    """
+    session = chat.session
+    if session is None:
+        return _stamp("-")
+    name = command.lstrip("/").split(maxsplit=1)[0].split("@", 1)[0].lower() if command.strip() else ""
+    position = f"{session.id}|{session.step}|{session.question_index}"
+    if name in POSITION_COMMANDS:
+        return _stamp(position)
+    pending = session.pending
+    return _stamp(f"{position}|{session.phase}|{pending.item_id}|{pending.field_index}|{pending.options}")
+
+
+def callback_data(command: str, chat: Chat) -> str | None:
+    data = f"{command}#{stamp_for(command, chat)}"
+    return data if len(data.encode()) <= MAX_CALLBACK_DATA else None
+
+
+def parse_callback_data(data: str) -> tuple[str, str | None]:
+    command, sep, stamp = data.rpartition("#")
+    if not sep:
+        return data, None
+    return command, stamp
+
+
+def is_current(command: str, stamp: str | None, chat: Chat) -> bool:
+    return stamp is None or stamp == stamp_for(command, chat)
+
+
+def keyboard(buttons: tuple[Button, ...], chat: Chat) -> InlineKeyboardMarkup | None:
+    """Engine buttons as callback buttons whose data is the command (short labels two per row)."""
+    cells = []
+    for button in buttons:
+        data = callback_data(button.command, chat)
+        if data is not None:
+            cells.append(InlineKeyboardButton(button.label, callback_data=data))
+    if not cells:
+        return None
+    width = 2 if all(len(b.label) <= 14 for b in buttons) else 1
+    return InlineKeyboardMarkup([cells[i : i + width] for i in range(0, len(cells), width)])
+
+
+# ----------------------------------------------------------------------------- HTML splitting
+
+_TOKEN = re.compile(r"<(/?)(b|i|code)>|&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);|\n|[^<&\n]+|[<&]")
+
+
+@dataclass(frozen=True)
+class _Tok:
+    text: str
+    opens: str | None = None
+    closes: str | None = None
+
+    @property
+    def is_break(self) -> bool:
+        return self.text == "\n"
+
+    @property
+    def is_plain(self) -> bool:
+        return self.opens is None and self.closes is None and not self.text.startswith("&") and not self.is_break
+
+
+def _tokens(text: str) -> list[_Tok]:
+    out = []
+    for match in _TOKEN.finditer(text):
+        value = match.group(0)
+        if match.group(2):
+            tag = match.group(2)
+            out.append(_Tok(value, closes=tag) if match.group(1) else _Tok(value, opens=tag))
+        else:
+            out.append(_Tok(value))
+    return out
+
+
+def units(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+class _Chunker:
+    """Collects tokens into chunks that close their open tags and reopen them in the next chunk."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.chunks: list[str] = []
+        self.stack: list[str] = []
+        self.parts: list[str] = []
+        self.size = 0
+
+    def _overhead(self) -> int:
+        return sum(len(f"</{tag}>") for tag in self.stack)
+
+    def fits(self, extra: int) -> bool:
+        return self.size + extra + self._overhead() + 8 <= self.limit
+
+    def add(self, tok: _Tok) -> None:
+        if tok.opens:
+            self.stack.append(tok.opens)
+        elif tok.closes and tok.closes in self.stack:
+            index = len(self.stack) - 1 - self.stack[::-1].index(tok.closes)
+            del self.stack[index]
+        self.parts.append(tok.text)
+        self.size += units(tok.text)
+
+    def flush(self) -> None:
+        body = "".join(self.parts)
+        closing = "".join(f"</{tag}>" for tag in reversed(self.stack))
+        if re.sub(r"</?(?:b|i|code)>", "", body).strip():
+            self.chunks.append((body + closing).strip("\n"))
+        reopen = "".join(f"<{tag}>" for tag in self.stack)
+        self.parts = [reopen] if reopen else []
+        self.size = units(reopen)
+
+
+def _pieces(tok: _Tok, room: int) -> list[_Tok]:
+    """Cut a plain text token at spaces (or, for one huge word, anywhere) into pieces of <= room."""
+    if not tok.is_plain or units(tok.text) <= room:
+        return [tok]
+    out: list[str] = []
+    current = ""
+    for word in re.split(r"(?<=\s)", tok.text):
+        while units(word) > room:
+            head, word = word[:room], word[room:]
+            if current:
+                out.append(current)
+                current = ""
+            out.append(head)
+        if units(current + word) > room and current:
+            out.append(current)
+            current = ""
+        current += word
+    if current:
+        out.append(current)
+    return [_Tok(piece) for piece in out]
+
+
+def split_html(text: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """Split engine HTML into messages of at most `limit` characters.
+
+    Splits on line boundaries when it can, else between words; never inside a tag or an entity.
+    Tags open at a split are closed at the end of one chunk and reopened at the next.
+    """
+    if units(text) <= limit:
+        return [text] if text.strip() else []
+    chunker = _Chunker(limit)
+    lines: list[list[_Tok]] = [[]]
+    for tok in _tokens(text):
+        lines[-1].append(tok)
+        if tok.is_break:
+            lines.append([])
+    for line in lines:
+        size = sum(units(t.text) for t in line)
+        if not chunker.fits(size):
+            chunker.flush()
+        if chunker.fits(size):
+            for tok in line:
+                chunker.add(tok)
+            continue
+        for tok in line:  # one line longer than a message: cut between words
+            room = max(1, chunker.limit - chunker._overhead() - 8 - chunker.size)
+            for piece in _pieces(tok, min(room, limit // 2)):
+                if not chunker.fits(units(piece.text)):
+                    chunker.flush()
+                chunker.add(piece)
+    chunker.flush()
+    return chunker.chunks
+
+
+def split_first_line(text: str) -> tuple[str, str]:
+    """(first line, the rest) with tags balanced in both halves."""
+    tokens = _tokens(text)
+    stack: list[str] = []
+    for index, tok in enumerate(tokens):
+        if tok.is_break:
+            head = "".join(t.text for t in tokens[:index]) + "".join(f"</{tag}>" for tag in reversed(stack))
+            rest = "".join(f"<{tag}>" for tag in stack) + "".join(t.text for t in tokens[index + 1 :])
+            return head.strip(), rest.strip("\n")
+        if tok.opens:
+            stack.append(tok.opens)
+        elif tok.closes and tok.closes in stack:
+            stack.remove(tok.closes)
+    return text, ""
+
+
+def html_to_plain(text: str) -> str:
+    return html.unescape(re.sub(r"</?(?:b|i|code)>", "", text))
+
+
+# ----------------------------------------------------------------------------- replies -> actions
+
+
+@dataclass(frozen=True)
+class Origin:
+    """What triggered the turn: a user's message (to react or reply to) or a button press."""
+
+    message_id: int | None = None
+    callback: bool = False
+
+
+@dataclass(frozen=True)
+class SendText:
+    text: str
+    markup: ReplyMarkup | None = None
+    reply_to: int | None = None
+
+
+@dataclass(frozen=True)
+class React:
+    """Acknowledge a message with an emoji reaction; `fallback` is sent if reactions are refused."""
+
+    message_id: int
+    emoji: str
+    fallback: str
+
+
+@dataclass(frozen=True)
+class Toast:
+    """A short note shown to the one person who pressed a button (the callback answer)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class SendPoll:
+    question: str
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StopPoll:
+    pass
+
+
+@dataclass(frozen=True)
+class SendExport:
+    format: str
+
+
+Action = SendText | React | Toast | SendPoll | StopPoll | SendExport
+
+
+def _is_plain_note(outcome: Outcome) -> bool:
+    if outcome.changed or len(outcome.replies) != 1:
+        return False
+    reply = outcome.replies[0]
+    simple = not (reply.buttons or reply.asks or reply.poll or reply.close_poll or reply.export)
+    return simple and units(html_to_plain(reply.text)) <= MAX_TOAST
+
+
+def plan(outcome: Outcome, *, group: bool, origin: Origin, placeholder: str = "") -> list[Action]:
+    """Engine replies -> Telegram actions, in order. See the module docstring for the design."""
+    if origin.callback and _is_plain_note(outcome):
+        # A button press that changed nothing (a refusal, "already at the start"): tell only the presser.
+        return [Toast(html_to_plain(outcome.replies[0].text))]
+    actions: list[Action] = []
+    force = ForceReply(selective=False, input_field_placeholder=placeholder[:MAX_PLACEHOLDER] or None)
+    personal = group and not outcome.changed and origin.message_id is not None
+    for reply in outcome.replies:
+        if reply.close_poll:
+            actions.append(StopPoll())
+        if reply.reaction:
+            if origin.message_id is not None:
+                actions.append(React(origin.message_id, reply.reaction, reply.text))
+            elif origin.callback:
+                actions.append(Toast(html_to_plain(reply.text)))
+            elif reply.text:
+                actions.append(SendText(reply.text))
+            continue
+        if reply.text:
+            buttons = keyboard(reply.buttons, outcome.chat)
+            if reply.asks and group:
+                head, rest = split_first_line(reply.text)
+                if buttons is not None and rest.strip():
+                    actions += _texts(head, buttons)
+                    actions += _texts(rest, force)
+                elif buttons is not None:
+                    actions += _texts(reply.text, buttons)
+                else:
+                    actions += _texts(reply.text, force)
+            else:
+                actions += _texts(reply.text, buttons, reply_to=origin.message_id if personal else None)
+        if reply.poll is not None and group and len(reply.poll.options) in POLL_OPTIONS:
+            actions.append(SendPoll(reply.poll.question, reply.poll.options))
+        actions += [SendExport(fmt) for fmt in reply.export]
+    return actions
+
+
+def _texts(text: str, markup: ReplyMarkup | None, reply_to: int | None = None) -> list[Action]:
+    chunks = split_html(text)
+    return [
+        SendText(chunk, markup if n == len(chunks) - 1 else None, reply_to if n == 0 else None)
+        for n, chunk in enumerate(chunks)
+    ]
