@@ -579,8 +579,8 @@ class Coach:
             return []
         contributions = [c for c in session.contributions if c.question in keys and not c.removed]
         authors = {c.author_id for c in contributions}
-        present = {roles.get(c.author_id) or c.role for c in contributions} - {None}
-        if len(authors) < rule.minimaal_deelnemers or not present:
+        present = {roles.get(c.author_id) or c.role for c in contributions}
+        if len(authors) < rule.minimaal_deelnemers or None in present:
             return []
         return [
             Advice(rule.id, text.format(stap=step), f"perspectief:{step}:{perspective}")

@@ -153,10 +153,21 @@ def plain_tokens(text: str) -> list[str]:
     return [t for t in (w.strip(".,;:!?()[]\"'") for w in text.lower().split()) if t]
 
 
-def _undouble(stem: str) -> str:
-    """``gezinn`` -> ``gezin``: drop a doubled final consonant the stemmer leaves behind."""
-    if len(stem) > 4 and stem[-1] == stem[-2] and stem[-1] not in _VOWELS:
-        return stem[:-1]
+def _normalise_stem(stem: str) -> str:
+    """Even out Dutch spelling alternations the stemmer leaves behind.
+
+    A doubled final consonant is dropped (``gezinn`` -> ``gezin``), a final ``v``/``z``
+    becomes ``f``/``s`` and a long vowel before the last consonant is written single, so
+    verb forms meet: ``werf``/``werven``, ``lees``/``lezen``, ``maak``/``maken``.
+    """
+    if len(stem) < 4:
+        return stem
+    if stem[-1] == stem[-2] and stem[-1] not in _VOWELS:
+        stem = stem[:-1]
+    if stem[-1] in "vz":
+        stem = stem[:-1] + ("f" if stem[-1] == "v" else "s")
+    if len(stem) >= 4 and stem[-1] not in _VOWELS and stem[-2] == stem[-3] and stem[-2] in "aeou":
+        stem = stem[:-2] + stem[-1]
     return stem
 
 
@@ -202,7 +213,7 @@ class DutchAnalyzer:
         override = _STEM_OVERRIDES.get(word)
         if override is not None:
             return override
-        return _undouble(self._stemmer.stemWord(word))
+        return _normalise_stem(self._stemmer.stemWord(word))
 
     def _full_stem(self, word: str) -> str:
         return word if word in STOP_WORDS else self._stem(word)

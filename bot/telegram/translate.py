@@ -399,7 +399,26 @@ def plan(outcome: Outcome, *, group: bool, origin: Origin, placeholder: str = ""
         if reply.poll is not None and group and len(reply.poll.options) in POLL_OPTIONS:
             actions.append(SendPoll(reply.poll.question, reply.poll.options))
         actions += [SendExport(fmt) for fmt in reply.export]
-    return actions
+    return _coalesce(actions)
+
+
+def _coalesce(actions: list[Action]) -> list[Action]:
+    """Join consecutive texts into one message where possible: fewer messages, less flooding
+    (a group may receive about 20 messages a minute). A keyboard or ForceReply stays on the last."""
+    out: list[Action] = []
+    for action in actions:
+        previous = out[-1] if out else None
+        if (
+            isinstance(action, SendText)
+            and isinstance(previous, SendText)
+            and previous.markup is None
+            and previous.reply_to == action.reply_to
+            and units(previous.text) + units(action.text) + 2 <= MAX_MESSAGE
+        ):
+            out[-1] = SendText(previous.text + "\n\n" + action.text, action.markup, action.reply_to)
+        else:
+            out.append(action)
+    return out
 
 
 def _texts(text: str, markup: ReplyMarkup | None, reply_to: int | None = None) -> list[Action]:

@@ -1,0 +1,125 @@
+"""Knowledge inside the flow: suggestions come from the retriever, keep their source, can be adopted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.compass import Chat
+from bot.engine import Actor, Engine, Text
+from bot.flows import Flow, Texts, load_themes
+from bot.knowledge.search import SearchHit
+
+from .conftest import Clock
+
+ME = Actor("1", "Sanne")
+
+
+@dataclass
+class FakeKnowledge:
+    """Returns one hit per call for the requested kind and records every call."""
+
+    calls: list[dict[str, object]] = field(default_factory=list)
+    broken: bool = False
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        offset: int = 0,
+        thema: str | None = None,
+        soort: str | None = None,
+        stap: int | None = None,
+    ) -> list[SearchHit]:
+        self.calls.append({"query": query, "thema": thema, "soort": soort, "stap": stap, "offset": offset})
+        if self.broken:
+            raise RuntimeError("index weg")
+        return [
+            SearchHit(
+                rank=1,
+                titel=f"{soort} over {thema}",
+                bron=f"https://example.org/{soort}",
+                score=1.0,
+                soort=soort or "interventie",
+                beoordeling="Erkend: goed onderbouwd",
+                fragment="Korte uitleg.",
+            ),
+        ]
+
+
+def _engine(flow: Flow, texts: Texts, knowledge: FakeKnowledge) -> Engine:
+    return Engine(flow, texts, knowledge=knowledge, themes=load_themes())
+
+
+def _send(engine: Engine, chat: Chat, clock: Clock, text: str) -> tuple[Chat, str]:
+    outcome = engine.handle(chat, Text(ME, text, clock()))
+    return outcome.chat, "\n".join(r.text for r in outcome.replies)
+
+
+def test_activity_suggestions_are_filtered_and_adoptable(flow: Flow, texts: Texts, clock: Clock) -> None:
+    knowledge = FakeKnowledge()
+    engine = _engine(flow, texts, knowledge)
+    chat, _ = _send(engine, Chat(id="c"), clock, "/kompas mantelzorg")
+    chat, text = _send(engine, chat, clock, "/stap 3")
+    assert "Uit de kennisbank" in text and "Erkend: goed onderbouwd" in text and "https://example.org/" in text
+    assert knowledge.calls[0] == {
+        "query": "mantelzorg",
+        "thema": "mantelzorg",
+        "soort": "interventie",
+        "stap": 3,
+        "offset": 0,
+    }
+    chat, text = _send(engine, chat, clock, "1")  # a number adopts the suggestion
+    session = chat.session
+    assert session is not None
+    adopted = session.live("activiteiten")[0]
+    assert adopted.text == "interventie over mantelzorg" and adopted.source == "https://example.org/interventie"
+    assert session.phase == "item" and "Wie voert" in text
+
+
+def test_instrument_suggestion_for_an_indicator_field(flow: Flow, texts: Texts, clock: Clock) -> None:
+    knowledge = FakeKnowledge()
+    engine = _engine(flow, texts, knowledge)
+    chat, _ = _send(engine, Chat(id="c"), clock, "/kompas eenzaamheid")
+    chat, _ = _send(engine, chat, clock, "/stap 2")
+    chat, _ = _send(engine, chat, clock, "/volgende")
+    for answer in ["Inwoners voelen zich minder eenzaam", "/overslaan"]:
+        chat, text = _send(engine, chat, clock, answer)
+    chat, text = _send(engine, chat, clock, "beleving")
+    assert "meetinstrument over eenzaamheid" in text
+    assert knowledge.calls[-1]["stap"] == 2 and "minder eenzaam" in str(knowledge.calls[-1]["query"])
+    chat, text = _send(engine, chat, clock, "/neem 1")
+    session = chat.session
+    assert session is not None
+    indicator = session.live("indicatoren")[0]
+    assert indicator.fields["bron"] == "meetinstrument over eenzaamheid"
+    assert indicator.field_sources == {"bron": "https://example.org/meetinstrument"}
+
+
+def test_step_four_offers_working_factors_and_interventions(flow: Flow, texts: Texts, clock: Clock) -> None:
+    knowledge = FakeKnowledge()
+    engine = _engine(flow, texts, knowledge)
+    chat, _ = _send(engine, Chat(id="c"), clock, "/kompas armoede")
+    chat, text = _send(engine, chat, clock, "/stap 4")
+    assert {c["soort"] for c in knowledge.calls} == {"werkzame-factor", "interventie"}
+    assert "/neem" in text
+
+
+def test_broken_index_never_stops_the_flow(flow: Flow, texts: Texts, clock: Clock) -> None:
+    engine = _engine(flow, texts, FakeKnowledge(broken=True))
+    chat, _ = _send(engine, Chat(id="c"), clock, "/kompas eenzaamheid")
+    chat, text = _send(engine, chat, clock, "/stap 3")
+    assert "Welke activiteit" in text and "kennisbank" not in text.lower()
+    chat, text = _send(engine, chat, clock, "/watwerkt eenzaamheid")
+    assert "niet beschikbaar" in text
+    chat, text = _send(engine, chat, clock, "/neem 1")
+    assert "geen suggesties" in text
+
+
+def test_what_works_pages_with_more(flow: Flow, texts: Texts, clock: Clock) -> None:
+    knowledge = FakeKnowledge()
+    engine = _engine(flow, texts, knowledge)
+    chat, text = _send(engine, Chat(id="c"), clock, "/watwerkt eenzaamheid onder jongeren")
+    assert "Wat werkt bij: eenzaamheid onder jongeren" in text and "Bron: https://example.org/" in text
+    chat, _ = _send(engine, chat, clock, "/meer")
+    assert [c["offset"] for c in knowledge.calls] == [0, 5]
