@@ -988,7 +988,7 @@ class Engine:
                 hits = self.knowledge.search(query, SUGGESTIONS_PER_KIND, thema=thema, soort=soort, stap=stap)
                 if hits:
                     return hits
-        except Exception:  # noqa: BLE001 - suggestions are optional; facilitation goes on
+        except Exception:
             return []
         return []
 
