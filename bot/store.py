@@ -8,7 +8,7 @@ The schema is managed by alembic and upgraded on open, so older databases keep t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alembic import command
@@ -217,6 +217,20 @@ class Store:
             await db.execute(SessionRow.__table__.delete().where(SessionRow.chat_id == old_id))
             await db.execute(ChatRow.__table__.delete().where(ChatRow.id == old_id))
         await self.save_chat(moved)
+
+    async def purge_inactive(self, days: int, now: datetime | None = None) -> int:
+        """Retention: delete compasses untouched for `days` days; returns how many were removed."""
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
+        async with self._sessions.begin() as db:
+            stale = (await db.execute(select(SessionRow).where(SessionRow.updated_at < cutoff))).scalars().all()
+            for row in stale:
+                chat = await db.get(ChatRow, row.chat_id)
+                if chat is not None:
+                    head = Chat.model_validate_json(chat.state)
+                    if head.active == row.id:
+                        chat.state = head.model_copy(update={"active": None}).model_dump_json()
+                await db.delete(row)
+            return len(stale)
 
     async def list_sessions(self) -> list[SessionSummary]:
         async with self._sessions() as db:

@@ -355,3 +355,27 @@ def test_command_for_another_bot_is_ignored(flow, texts, clock: Clock) -> None: 
 
 def test_clean_text_keeps_newlines_and_emoji() -> None:
     assert clean_text(" a\tb\nc 👍🏽\x00 ") == "a\tb\nc 👍🏽"
+
+
+def test_forget_removes_only_my_data_after_confirmation(group: Room) -> None:
+    group.send(PROVIDER, "Mijn voorstel")
+    group.send(RESIDENT, "Haar voorstel")
+    assert "Zeker weten" in group.say(PROVIDER, "/vergeet")
+    session = group.chat.session
+    assert session is not None and session.live("betekenis")[0].text == "Mijn voorstel"
+    assert "1 bijdragen" in group.say(PROVIDER, "/vergeet ja")
+    session = group.chat.session
+    assert session is not None
+    assert [c.text for c in session.live("betekenis")] == ["Haar voorstel"]
+    removed = [c for c in session.contributions if c.removed]
+    assert len(removed) == 1 and removed[0].text == "" and removed[0].author_id == ""
+    assert "2" not in group.chat.roles and "2" not in group.chat.names and "2" not in session.participants
+    assert "Pieter" not in group.chat.model_dump_json()
+
+
+def test_my_data_lists_own_contributions_privately(group: Room) -> None:
+    group.send(PROVIDER, "Mijn voorstel")
+    group.send(RESIDENT, "Haar voorstel")
+    reply = group.send(PROVIDER, "/mijngegevens")[-1]
+    assert reply.private
+    assert "Mijn voorstel" in reply.text and "Haar voorstel" not in reply.text and "aanbieder" in reply.text

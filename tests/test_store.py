@@ -100,3 +100,19 @@ async def test_bad_database_url_is_reported_without_secrets() -> None:
     assert "supergeheim" not in str(caught.value)
     with pytest.raises(StoreError):
         await Store.open("dit is geen url")
+
+
+async def test_retention_removes_only_stale_compasses(tmp_path: Path, engine: Engine, clock: Clock) -> None:
+    from datetime import timedelta
+
+    store = await Store.open(_url(tmp_path))
+    await _send(store, engine, clock, "g", ALICE, "/kompas oud")
+    await _send(store, engine, clock, "g", ALICE, "/kompas nieuw")
+    chat = await store.load_chat("g")
+    assert chat is not None
+    chat.sessions["oud"].updated_at -= timedelta(days=40)
+    await store.save_chat(chat)
+    assert await store.purge_inactive(30, now=clock()) == 1
+    after = await store.load_chat("g")
+    assert after is not None and list(after.sessions) == ["nieuw"] and after.active == "nieuw"
+    await store.close()
