@@ -94,14 +94,25 @@ def load_cases(path: Path = CASES) -> list[Case]:
 
 def _session(case: Case) -> Session:
     session = Session(
-        id="eval", chat_id="eval", vraagstuk="eval", created_at=_AT, updated_at=_AT, created_by="a",
+        id="eval",
+        chat_id="eval",
+        vraagstuk="eval",
+        created_at=_AT,
+        updated_at=_AT,
+        created_by="a",
         nudged=list(case.genudged),
     )
     for prior in case.eerder:
         session.contributions.append(
             Contribution(
-                id=session.next_id, question=prior.vraag, text=prior.tekst, author_id=prior.auteur,
-                role=prior.rol, at=_AT, fields=dict(prior.velden), removed=prior.verwijderd,
+                id=session.next_id,
+                question=prior.vraag,
+                text=prior.tekst,
+                author_id=prior.auteur,
+                role=prior.rol,
+                at=_AT,
+                fields=dict(prior.velden),
+                removed=prior.verwijderd,
             )
         )
         session.next_id += 1
@@ -140,6 +151,7 @@ def evaluate(coach: Coach, cases: list[Case]) -> tuple[dict[str, Score], list[Mi
         for rule_id, expected in case.verwacht.items():
             if rule_id not in scores:
                 raise ValueError(f"onbekende regel in verwacht: {rule_id}")
+            decisions: list[tuple[bool, bool, str | None]]
             if isinstance(expected, list):
                 decisions = [(p in expected, p in fired.get(rule_id, set()), p) for p in PERSPECTIVES]
             else:
@@ -180,7 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.fouten:
         for miss in misses:
             kind = "gemist" if miss.expected else "onterecht"
-            what = miss.case.tekst or miss.case.vraagstuk or f"stap {miss.case.stap}" or miss.case.vraag
+            what = (
+                miss.case.tekst
+                or miss.case.vraagstuk
+                or (f"stap {miss.case.stap}" if miss.case.stap is not None else miss.case.vraag)
+            )
             extra = f" [{miss.perspective}]" if miss.perspective else ""
             print(f"- {kind}: {miss.rule_id}{extra}: {what} {miss.case.velden or ''}")
     return 0

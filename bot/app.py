@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from bot.coach import load_coach
 from bot.config import Settings
 from bot.engine import Engine
 from bot.flows import Flow, Texts, load_flow, load_texts, load_themes
@@ -66,6 +67,10 @@ async def open_kompas(
         removed = await store.purge_inactive(settings.retention_days)
         if removed:
             log.info("Bewaartermijn: %d kompassen verwijderd", removed)
-    themes = load_themes(settings.effective_flows_dir / "themas.yaml")
-    engine = Engine(flow, texts, knowledge or LazyKnowledge(settings), bot_username=bot_username, themes=themes)
+    folder = settings.effective_flows_dir
+    themes = load_themes(folder / "themas.yaml")
+    coach = load_coach(folder / "coaching.yaml", flow)
+    engine = Engine(
+        flow, texts, knowledge or LazyKnowledge(settings), bot_username=bot_username, themes=themes, coach=coach
+    )
     return Kompas(settings=settings, flow=flow, texts=texts, store=store, engine=engine)

@@ -14,11 +14,15 @@ import typer
 from rich.console import Console
 
 from bot.app import open_kompas
+from bot.coach import load_coach
 from bot.config import Settings
 from bot.console import ConsoleChat, stdin_lines
+from bot.content import content_dir
 from bot.document.export import FORMATS, ExportError, console_exporter, export_session
 from bot.engine import Actor, progress
 from bot.flows import FlowError, load_flow, load_texts, load_themes
+from bot.knowledge.commands import kennis_app, watwerkt
+from bot.llm import load_prompts
 from bot.store import Store, StoreError
 
 app = typer.Typer(
@@ -28,6 +32,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+app.add_typer(kennis_app, name="kennis")
+app.command("watwerkt")(watwerkt)
 
 
 def run(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -128,6 +134,8 @@ def controleer() -> None:
         flow = load_flow(folder / "kompas.yaml")
         load_texts(folder / "teksten.yaml")
         load_themes(folder / "themas.yaml")
+        load_coach(folder / "coaching.yaml", flow)
+        load_prompts(content_dir("prompts"))
     except FlowError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(2) from None

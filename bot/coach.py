@@ -20,7 +20,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -44,6 +44,7 @@ _NUMBER = (
 )
 _YEAR = r"(?:19|20)\d\d"
 _BLANK = "§"
+_QUOTES = str.maketrans("\u2018\u2019\u201c\u201d`", "''\"\"'")
 _COORDINATOR = r"(?:\s*,\s*|\s*&\s*|\s*/\s*|\s+en\s+|\s+of\s+|\s+plus\s+)"
 
 
@@ -54,7 +55,7 @@ def normalize(text: str) -> str:
     """Lower case, no accents, straight quotes, '%' as 'procent', single spaces."""
     folded = unicodedata.normalize("NFKD", text)
     folded = "".join(char for char in folded if not unicodedata.combining(char)).lower()
-    folded = folded.translate(str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "`": "'"}))
+    folded = folded.translate(_QUOTES)
     folded = folded.replace("%", " procent ").replace("€", " euro ")
     return re.sub(r"\s+", " ", folded).strip()
 
@@ -131,6 +132,7 @@ def _join(words: list[str]) -> str:
 
 # ----------------------------------------------------------------------------- the YAML schema
 
+
 def _check_phrases(phrases: tuple[str, ...]) -> tuple[str, ...]:
     for phrase in phrases:
         try:
@@ -166,8 +168,10 @@ class AmbitionRule(_Rule):
     id: Literal["ambitie_systeemdoel"]
     vragen: tuple[Key, ...] = Field(min_length=1)
     tekst: str
+    tekst_zonder_inwoners: str
     systeemdoelen: dict[str, Phrases] = Field(min_length=1)
     inwoners: Phrases = Field(min_length=1)
+    maatschappelijk: Phrases = ()
     middel_of_gevolg: Phrases = ()
     gevolg: Phrases = ()
     uitzonderingen: Phrases = ()
@@ -176,6 +180,11 @@ class AmbitionRule(_Rule):
     @classmethod
     def _template(cls, value: str) -> str:
         return _check_template(value, {"gevonden"})
+
+    @field_validator("tekst_zonder_inwoners")
+    @classmethod
+    def _template_no_residents(cls, value: str) -> str:
+        return _check_template(value, set())
 
 
 class TermRule(_Rule):
@@ -243,6 +252,9 @@ class ActivityLinkRule(_Rule):
     vraag_resultaat: str
     vraag_verwachting: str
     onbekend: Phrases = ()
+    sjabloon: Phrases = ()
+    alleen_inzet: Phrases = ()
+    gevolg: Phrases = ()
     effect: Phrases = Field(min_length=1)
     minimaal_woorden: int = Field(default=3, ge=1)
 
@@ -328,9 +340,19 @@ AnyRule = Annotated[
     Field(discriminator="id"),
 ]
 RULE_IDS = (
-    "ambitie_systeemdoel", "resultaat_termijn", "resultaat_omvang", "resultaat_outcome", "indicatoren_mix",
-    "activiteit_koppeling", "perspectief_ontbreekt", "verbetercyclus_volgorde", "een_vraagstuk",
+    "ambitie_systeemdoel",
+    "resultaat_termijn",
+    "resultaat_omvang",
+    "resultaat_outcome",
+    "indicatoren_mix",
+    "activiteit_koppeling",
+    "perspectief_ontbreekt",
+    "verbetercyclus_volgorde",
+    "een_vraagstuk",
 )
+
+
+RuleT = TypeVar("RuleT", bound=_Rule)
 
 
 class CoachingFile(_Strict):
@@ -348,6 +370,9 @@ class CoachingFile(_Strict):
         if missing:
             raise ValueError(f"deze regels ontbreken (zet ze uit met 'actief: false'): {', '.join(missing)}")
         return self
+
+    def rule(self, kind: type[RuleT]) -> RuleT:
+        return next(rule for rule in self.regels if isinstance(rule, kind))
 
 
 # ----------------------------------------------------------------------------- the coach
@@ -374,27 +399,27 @@ def _field_text(contribution: Contribution, name: str) -> str:
 def _has_link(value: object) -> bool:
     if isinstance(value, list):
         return bool(value)
-    return isinstance(value, str) and bool(value.strip())
+    return isinstance(value, str) and bool(re.search(r"\w", value))
 
 
 class Coach:
     """Compiled coaching rules. Build it with `load_coach`; all methods are pure."""
 
     def __init__(self, rules: CoachingFile, flow: Flow) -> None:
-        by_id = {rule.id: rule for rule in rules.regels}
         self._flow = flow
-        self._ambition: AmbitionRule = by_id["ambitie_systeemdoel"]  # type: ignore[assignment]
-        self._term: TermRule = by_id["resultaat_termijn"]  # type: ignore[assignment]
-        self._amount: AmountRule = by_id["resultaat_omvang"]  # type: ignore[assignment]
-        self._outcome: OutcomeRule = by_id["resultaat_outcome"]  # type: ignore[assignment]
-        self._mix: IndicatorMixRule = by_id["indicatoren_mix"]  # type: ignore[assignment]
-        self._link: ActivityLinkRule = by_id["activiteit_koppeling"]  # type: ignore[assignment]
-        self._perspective: PerspectiveRule = by_id["perspectief_ontbreekt"]  # type: ignore[assignment]
-        self._cycle: CycleOrderRule = by_id["verbetercyclus_volgorde"]  # type: ignore[assignment]
-        self._issue: OneIssueRule = by_id["een_vraagstuk"]  # type: ignore[assignment]
+        self._ambition = rules.rule(AmbitionRule)
+        self._term = rules.rule(TermRule)
+        self._amount = rules.rule(AmountRule)
+        self._outcome = rules.rule(OutcomeRule)
+        self._mix = rules.rule(IndicatorMixRule)
+        self._link = rules.rule(ActivityLinkRule)
+        self._perspective = rules.rule(PerspectiveRule)
+        self._cycle = rules.rule(CycleOrderRule)
+        self._issue = rules.rule(OneIssueRule)
 
         self._system = {label: _compile_all(p) for label, p in self._ambition.systeemdoelen.items()}
         self._residents = _compile_all(self._ambition.inwoners)
+        self._societal = _compile_all(self._ambition.maatschappelijk)
         self._clause_split = _compile_all(self._ambition.middel_of_gevolg)
         self._consequence = _compile_all(self._ambition.gevolg)
         self._ambition_exceptions = _compile_all(self._ambition.uitzonderingen)
@@ -406,6 +431,9 @@ class Coach:
         self._facts = _compile_all(self._mix.feiten)
         self._experience = _compile_all(self._mix.beleving)
         self._unknown = _compile_all(self._link.onbekend)
+        self._template = _compile_all(self._link.sjabloon)
+        self._effort = _compile_all(self._link.alleen_inzet)
+        self._effort_consequence = _compile_all(self._link.gevolg)
         self._effects = _compile_all(self._link.effect)
         self._judgements = _compile_all(self._cycle.oordelen)
         self._own_judgements = _compile_all(self._cycle.eigen_oordeel)
@@ -434,9 +462,7 @@ class Coach:
         if not cycle.actief or question_key != cycle.oordelen_vraag:
             return []
         empty = [
-            cycle.namen[key]
-            for key in cycle.beschrijven
-            if not session.live(key) and not session.answer(key).agreed
+            cycle.namen[key] for key in cycle.beschrijven if not session.live(key) and not session.answer(key).agreed
         ]
         if not empty:
             return []
@@ -478,11 +504,14 @@ class Coach:
         text = _blank(normalize(raw), self._ambition_exceptions)
         found = {label: _find(patterns, text) for label, patterns in self._system.items()}
         found = {label: matches for label, matches in found.items() if matches}
-        if not found:
-            return []
-        split = _find(self._clause_split, text)
-        main_end = split[0].start() if split else len(text)
+        sentence_end = re.search(r"[.;:!?](?:\s|$)", text)
+        splits = [m.start() for m in _find(self._clause_split, text)]
+        main_end = min([*splits, sentence_end.start() if sentence_end else len(text)])
         main = text[:main_end]
+        if not found:
+            if _find(self._residents, main) or _find(self._societal, main):
+                return []
+            return [Advice(self._ambition.id, self._ambition.tekst_zonder_inwoners)]
         in_main = [label for label, matches in found.items() if any(m.start() < main_end for m in matches)]
         resident_effect = any(
             _find(self._residents, text[m.end() : m.end() + 200]) for m in _find(self._consequence, text)
@@ -499,8 +528,10 @@ class Coach:
         advice: list[Advice] = []
         suppressed: set[str] = set()
         outcome = self._outcome
-        if outcome.actief and key in outcome.vragen and _find(
-            self._participants, _blank(text, self._outcome_exceptions)
+        if (
+            outcome.actief
+            and key in outcome.vragen
+            and _find(self._participants, _blank(text, self._outcome_exceptions))
         ):
             advice.append(Advice(outcome.id, outcome.tekst))
             suppressed.update(outcome.onderdrukt)
@@ -526,15 +557,23 @@ class Coach:
         link = contribution.fields.get(rule.veld_resultaat)
         if not _has_link(link) or (isinstance(link, str) and _find(self._unknown, normalize(link))):
             questions.append(rule.vraag_resultaat)
-        expectation = normalize(_field_text(contribution, rule.veld_verwachting))
-        expressed = (
-            len(re.findall(r"\w+", expectation)) >= rule.minimaal_woorden
-            and not _find(self._unknown, expectation)
-            and _find(self._effects, expectation)
-        )
-        if not expressed:
+        if not self._expresses_effect(_field_text(contribution, rule.veld_verwachting)):
             questions.append(rule.vraag_verwachting)
         return [Advice(rule.id, "\n".join(questions))] if questions else []
+
+    def _expresses_effect(self, raw: str) -> bool:
+        """Does the expectation name an expected change, not just 'unknown' or what we will do?"""
+        text = normalize(raw)
+        while True:
+            opening = next((m for m in _find(self._template, text) if m.start() == 0), None)
+            if opening is None:
+                break
+            text = text[opening.end() :].lstrip(" ,:")
+        if len(re.findall(r"\w+", text)) < self._link.minimaal_woorden or _find(self._unknown, text):
+            return False
+        if any(m.start() == 0 for m in _find(self._effort, text)) and not _find(self._effort_consequence, text):
+            return False
+        return bool(_find(self._effects, text))
 
     def _review_description(self, key: str, raw: str) -> list[Advice]:
         rule = self._cycle

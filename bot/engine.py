@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from bot.coach import Advice, Coach
 from bot.compass import Chat, Contribution, Participant, Pending, Role, Session, Suggestion, slugify
 from bot.flows import ROLES, Flow, ItemField, Question, SuggestionKind, Texts, Themes
 from bot.knowledge.search import KnowledgeSearch, SearchHit
@@ -198,10 +199,12 @@ class Engine:
         knowledge: KnowledgeSearch | None = None,
         bot_username: str | None = None,
         themes: Themes | None = None,
+        coach: Coach | None = None,
     ) -> None:
         self.flow = flow
         self.texts = texts
         self.themes = themes
+        self.coach = coach
         self.knowledge = knowledge
         self.bot_username = bot_username
         self._handlers: dict[str, Callable[[_Turn, str], None]] = {
@@ -319,6 +322,8 @@ class Engine:
             self._ask_field(turn)
             return
         question = self._question(session)
+        if self.coach is not None:
+            self._give_advice(turn, self.coach.review_question(session, question.sleutel))
         header = f"<b>Stap {step.nummer} · vraag {session.question_index + 1} van {len(step.vragen)}</b>"
         body = self._fill(question.tekst, session)
         lines = [header, body]
@@ -341,13 +346,37 @@ class Engine:
             session.question_index += 1
             self._ask(turn)
         elif session.step < 6:
+            self._leave_step(turn)
             session.step += 1
             session.question_index = 0
             self._ask(turn, intro=True)
         else:
+            self._leave_step(turn)
             session.phase = "klaar"
             self._ask(turn)
         turn.changed = True
+
+    def _leave_step(self, turn: _Turn) -> None:
+        session = turn.session
+        if self.coach is not None and session is not None:
+            self._give_advice(turn, self.coach.review_step(session, session.step, turn.chat.roles))
+
+    def _give_advice(self, turn: _Turn, advice: list[Advice]) -> None:
+        """Coaching is a gentle question back, never a block; once-only advice is remembered."""
+        session = turn.session
+        assert session is not None
+        for item in advice:
+            if item.once_key:
+                if item.once_key in session.nudged:
+                    continue
+                session.nudged.append(item.once_key)
+                turn.changed = True
+            turn.say(f"💡 <i>{_esc(item.text)}</i>")
+
+    def _review(self, turn: _Turn, contribution: Contribution) -> None:
+        session = turn.session
+        if self.coach is not None and session is not None:
+            self._give_advice(turn, self.coach.review_answer(session, contribution.question, contribution))
 
     # ----------------------------------------------------------------- answers
 
@@ -380,10 +409,10 @@ class Engine:
             return
         if question.soort == "lijst" and not turn.chat.is_group:
             for line in [part.strip() for part in text.splitlines() if part.strip()]:
-                self._add(turn, question.sleutel, line, ref)
+                self._review(turn, self._add(turn, question.sleutel, line, ref))
             turn.say(self._t("genoteerd_solo"))
             return
-        self._add(turn, question.sleutel, text, ref)
+        self._review(turn, self._add(turn, question.sleutel, text, ref))
         if question.soort == "formulering" and not turn.chat.is_group:
             self._agree(turn, question.sleutel, text, [session.next_id - 1])
             self._advance(turn)
@@ -497,12 +526,15 @@ class Engine:
             self._ask_field(turn)
             return
         number = len(session.live(question.sleutel))
+        item = session.contribution(session.pending.item_id) if session.pending.item_id is not None else None
         session.phase = "vragen"
         session.pending = Pending()
         if turn.chat.is_group:
             turn.replies.append(Reply(text=self._t("item_klaar", nummer=number), reaction=ACK_REACTION))
         else:
             turn.say(self._t("item_klaar", nummer=number))
+        if item is not None:
+            self._review(turn, item)
 
     # ----------------------------------------------------------------- choosing and voting
 
@@ -688,6 +720,8 @@ class Engine:
             turn.say(self._t("kompas_gestart", vraagstuk=vraagstuk, facilitator=actor.name or "Wie dit startte"))
         else:
             turn.say(self._t("kompas_gestart_solo", vraagstuk=vraagstuk))
+        if self.coach is not None:
+            self._give_advice(turn, self.coach.review_issue(vraagstuk))
         self._ask(turn, intro=True)
 
     def _require_session(self, turn: _Turn) -> Session | None:
@@ -794,6 +828,8 @@ class Engine:
             ),
             0,
         )
+        if number != session.step:
+            self._leave_step(turn)
         session.step = number
         session.question_index = open_index
         session.phase = "vragen"

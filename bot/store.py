@@ -7,16 +7,18 @@ The schema is managed by alembic and upgraded on open, so older databases keep t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKeyConstraint, String, Text, event, select
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKeyConstraint, String, Table, Text, event, select
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import Executable
 
 from bot.compass import Chat, Session, slugify
 
@@ -255,6 +257,51 @@ class Store:
         ]
         return matches[0] if matches else None
 
+    async def save_many(self, items: Sequence[tuple[Chat | None, EventKey | None, str | None]]) -> None:
+        """Group commit: many chats and event markers in ONE transaction (one commit, one fsync).
+
+        Each `(chat, marker, chat_id)` is stored like `save_chat(chat, marker)`, or, without a chat,
+        like `mark_processed(marker, chat_id)`. For transports that handle many chats at once.
+        """
+        now = datetime.now(UTC)
+        chats: dict[str, dict[str, object]] = {}
+        sessions: dict[tuple[str, str], dict[str, object]] = {}
+        markers: dict[tuple[str, int], dict[str, object]] = {}
+        for chat, marker, chat_id in items:
+            if chat is not None:
+                head = chat.model_copy(update={"sessions": {}})
+                chats[chat.id] = {
+                    "id": chat.id,
+                    "is_group": chat.is_group,
+                    "state": head.model_dump_json(),
+                    "updated_at": now,
+                }
+                for session in chat.sessions.values():
+                    sessions[(chat.id, session.id)] = {
+                        "chat_id": chat.id,
+                        "id": session.id,
+                        "vraagstuk": session.vraagstuk,
+                        "state": session.model_dump_json(),
+                        "created_at": session.created_at,
+                        "updated_at": session.updated_at,
+                    }
+            if marker is not None:
+                markers[(marker.source, marker.event_id)] = {
+                    "source": marker.source,
+                    "event_id": marker.event_id,
+                    "chat_id": chat.id if chat is not None else chat_id,
+                    "processed_at": now,
+                }
+        async with self._engine.begin() as connection:
+            dialect = connection.dialect.name
+            for table, keys, rows in (
+                (ChatRow.__table__, ("id",), list(chats.values())),
+                (SessionRow.__table__, ("chat_id", "id"), list(sessions.values())),
+                (ProcessedEventRow.__table__, ("source", "event_id"), list(markers.values())),
+            ):
+                if rows:
+                    await connection.execute(_upsert(dialect, table, keys), rows)
+
     # ----------------------------------------------------------------- polls (Telegram)
 
     async def save_poll(self, poll_id: str, chat_id: str, message_id: int) -> None:
@@ -288,3 +335,18 @@ class Store:
         """Polls follow their chat to its new id (see `move_chat`)."""
         async with self._sessions.begin() as db:
             await db.execute(PollRow.__table__.update().where(PollRow.chat_id == old_id).values(chat_id=new_id))
+
+
+def _upsert(dialect: str, table: Table, keys: tuple[str, ...]) -> Executable:
+    """INSERT ... ON CONFLICT DO UPDATE (SQLite, PostgreSQL); markers are only inserted once."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - other databases are not supported by the store
+        raise StoreError(f"Database {dialect} wordt niet ondersteund.")
+    statement = dialect_insert(table)
+    if table.name == ProcessedEventRow.__tablename__:
+        return statement.on_conflict_do_nothing(index_elements=list(keys))
+    updates = {column.name: statement.excluded[column.name] for column in table.columns if column.name not in keys}
+    return statement.on_conflict_do_update(index_elements=list(keys), set_=updates)

@@ -132,12 +132,14 @@ class FakeBotApi:
         }
         self.calls: list[Call] = []
         self.updates: list[dict[str, Any]] = []
+        self.history: dict[int, dict[str, Any]] = {}
         self.confirmed = 0
         self.fetches = 0
         self.admins: dict[int, set[int]] = defaultdict(set)
         self.owners: dict[int, int] = {}
         self.users: dict[int, dict[str, Any]] = {}
         self.chats: dict[int, dict[str, Any]] = {}
+        self._by_bot: dict[int, list[dict[str, Any]]] = defaultdict(list)
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.polls: dict[str, dict[str, Any]] = {}
         self.on_call: Callable[[Call], None] | None = None
@@ -148,6 +150,7 @@ class FakeBotApi:
         self._update_ids = itertools.count(5001)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
+        self._closing = False
         self.port = 0
 
     # ------------------------------------------------------------------------- server
@@ -164,6 +167,8 @@ class FakeBotApi:
         return self
 
     async def stop(self) -> None:
+        self._closing = True
+        await self._notify()  # end pending long polls now
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -182,6 +187,12 @@ class FakeBotApi:
         event = asyncio.Event()
         self._hang[method] = event
         return event
+
+    def release(self, method: str) -> None:
+        """Let hanging calls of `method` (see `hang`) go on, and stop hanging new ones."""
+        event = self._hang.pop(method, None)
+        if event is not None:
+            event.set()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
@@ -270,7 +281,7 @@ class FakeBotApi:
                 await self._notify()
         deadline = time.monotonic() + timeout
         async with self._changed:
-            while not self.updates and time.monotonic() < deadline:
+            while not self.updates and time.monotonic() < deadline and not self._closing:
                 try:
                     await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
                 except TimeoutError:
@@ -293,6 +304,7 @@ class FakeBotApi:
             **content,
         }
         self.messages[(chat_id, message["message_id"])] = message
+        self._by_bot[chat_id].append(message)
         return message
 
     @staticmethod
@@ -438,9 +450,18 @@ class FakeBotApi:
 
     def push(self, payload: dict[str, Any]) -> int:
         update_id = next(self._update_ids)
-        self.updates.append({"update_id": update_id, **payload})
+        update = {"update_id": update_id, **payload}
+        self.history[update_id] = update
+        self.updates.append(update)
         asyncio.get_running_loop().create_task(self._notify())
         return update_id
+
+    def redeliver(self, update_id: int) -> None:
+        """Queue an update again with the same update_id, as Telegram does when it was not confirmed."""
+        self.confirmed = min(self.confirmed, update_id)
+        self.updates.append(self.history[update_id])
+        self.updates.sort(key=lambda u: u["update_id"])
+        asyncio.get_running_loop().create_task(self._notify())
 
     def _user_message(self, chat: dict[str, Any], person: dict[str, Any], **content: Any) -> dict[str, Any]:
         self.users[person["id"]] = person
@@ -561,16 +582,16 @@ class FakeBotApi:
         return [c.params["text"] for c in self.sent("sendMessage", chat_id)]
 
     def bot_messages(self, chat_id: int) -> list[dict[str, Any]]:
-        return [m for (cid, _), m in sorted(self.messages.items()) if cid == chat_id and m["from"].get("is_bot")]
+        return list(self._by_bot[chat_id])
 
     def last_question(self, chat_id: int) -> dict[str, Any]:
-        for message in reversed(self.bot_messages(chat_id)):
+        for message in reversed(self._by_bot[chat_id]):
             if (message.get("_markup") or {}).get("force_reply"):
                 return message
         raise LookupError(f"no question with ForceReply in chat {chat_id}")
 
     def last_keyboard(self, chat_id: int) -> dict[str, Any]:
-        for message in reversed(self.bot_messages(chat_id)):
+        for message in reversed(self._by_bot[chat_id]):
             if (message.get("_markup") or {}).get("inline_keyboard"):
                 return message
         raise LookupError(f"no message with an inline keyboard in chat {chat_id}")

@@ -18,6 +18,7 @@ from bot.compass import Chat, Session
 from bot.config import Settings
 from bot.console import Exporter
 from bot.document.model import CompassDocument, compile_document
+from bot.document.outline import local
 from bot.engine import Reply
 from bot.flows import Flow, load_flow
 from bot.store import Store
@@ -55,7 +56,7 @@ def export_format(name: str) -> ExportFormat:
 
 def export_filename(document: CompassDocument, fmt: str) -> str:
     """'<session id>-<yyyy-mm-dd>.<ext>', dated by the export."""
-    return f"{document.session_id}-{document.dates.exported.astimezone().date().isoformat()}.{fmt}"
+    return f"{document.session_id}-{local(document.dates.exported).date().isoformat()}.{fmt}"
 
 
 def render_export(
@@ -66,10 +67,13 @@ def render_export(
     pseudonymise: bool = False,
     exported_at: datetime | None = None,
 ) -> ExportFile:
-    """One compass in one format. A session is compiled first (with `flow`, or the default flow).
+    """One compass in one format, as bytes with a file name and media type.
 
-    CPU-bound (a PDF or PNG takes a fraction of a second): async callers should run it in a thread.
+    A session is compiled first, with `flow` (or the default flow), `pseudonymise` and `exported_at`;
+    a `CompassDocument` is rendered as it is. CPU-bound (up to a second or two for a big compass):
+    async callers should run it in a thread. An unknown format raises `ExportError`.
     """
+    fmt = export_format(fmt)
     if isinstance(source, Session):
         document = compile_document(source, flow or load_flow(), pseudonymise=pseudonymise, exported_at=exported_at)
     else:
@@ -119,7 +123,7 @@ def console_exporter(settings: Settings, flow: Flow) -> Exporter:
                 path.write_bytes(file.data)
                 paths.append(str(path))
             return paths
-        except Exception as exc:  # noqa: BLE001 - a failed export must not end the chat
+        except Exception as exc:  # a failed export must not end the chat
             log.warning("Het document maken lukte niet (%s). Het kompas zelf is bewaard.", exc.__class__.__name__)
             log.debug("export mislukt", exc_info=True)
             return []
@@ -151,6 +155,10 @@ async def export_session(
         target = target / file.filename
     try:
         target.write_bytes(file.data)
+    except FileNotFoundError:
+        raise ExportError(f"Kan {target} niet schrijven: de map {target.parent} bestaat niet.") from None
+    except PermissionError:
+        raise ExportError(f"Kan {target} niet schrijven: geen toestemming.") from None
     except OSError as exc:
-        raise ExportError(f"Kan {target} niet schrijven: {exc.strerror or exc.__class__.__name__}.") from None
+        raise ExportError(f"Kan {target} niet schrijven ({exc.__class__.__name__}).") from None
     return target

@@ -46,11 +46,7 @@ def _block(block: Block) -> list[str]:
     if isinstance(block, Para):
         return [_line(block.line), ""]
     if isinstance(block, BulletList):
-        lines = []
-        for item in block.items:
-            lines.append("- " + _line(item.line))
-            lines += ["  - " + _line(detail) for detail in item.details]
-        return [*lines, ""]
+        return [*("- " + _line(item) for item in block.items), ""]
     return [*_table(block), ""]
 
 

@@ -289,7 +289,6 @@ class _Compiler:
 
     def __init__(self, session: Session, flow: Flow, pseudonymise: bool) -> None:
         self.session = session
-        self.flow = flow
         self.pseudonymise = pseudonymise
         self.keys = set(flow.question_keys())
         self.numbers: dict[str, int] = {}
@@ -418,7 +417,9 @@ def compile_document(
         to_stop=c.items("stoppen"),
     )
     input_quality = InputQuality(
-        what_works=rich(WhatWorks, "wat_werkt", None, lambda x: {"activities": c.reference(x, "activiteit", "activiteiten")}),
+        what_works=rich(
+            WhatWorks, "wat_werkt", None, lambda x: {"activities": c.reference(x, "activiteit", "activiteiten")}
+        ),
         people=c.items("mensen"),
         conditions=c.items("voorwaarden"),
     )
@@ -472,7 +473,9 @@ def _chain(societal: SocietalResults, plan: ActivityPlan, outcome: Outcomes) -> 
             if result.id in indicator.result.ids:
                 links.append(ChainLink(kind="result_indicator", from_id=result.id, to_id=indicator.id))
     links += [ChainLink(kind="activity_result", from_id=a.id, to_id=r) for a in plan.activities for r in a.results.ids]
-    links += [ChainLink(kind="outcome_activity", from_id=o.id, to_id=a) for o in outcome.outcomes for a in o.activity.ids]
+    links += [
+        ChainLink(kind="outcome_activity", from_id=o.id, to_id=a) for o in outcome.outcomes for a in o.activity.ids
+    ]
     return links
 
 
@@ -515,12 +518,15 @@ def _chain_points(doc: CompassDocument) -> list[OpenPoint]:
 
     if results:
         for ambition in doc.ambitions_in_scope():
-            if not doc.linking("ambition_result", ambition.id):
+            if not doc.linked("ambition_result", ambition.id):
                 add(1, f"Ambitie {_quote(ambition)} is nog niet uitgewerkt in een maatschappelijk resultaat.")
     for result in results:
         if result.ambition.text:
-            add(2, f"Resultaat {_quote(result)} verwijst naar '{result.ambition.text}'; koppel het aan een ambitie.",
-                "verwijzing")
+            add(
+                2,
+                f"Resultaat {_quote(result)} verwijst naar '{result.ambition.text}'; koppel het aan een ambitie.",
+                "verwijzing",
+            )
     for result in doc.results_in_scope():
         if indicators and not doc.linked("result_indicator", result.id):
             add(2, f"Bij resultaat {_quote(result)} is nog geen indicator gekozen.")
@@ -528,20 +534,29 @@ def _chain_points(doc: CompassDocument) -> list[OpenPoint]:
             add(3, f"Aan resultaat {_quote(result)} draagt nog geen activiteit bij.")
     for indicator in indicators:
         if indicator.result.text:
-            add(2, f"Indicator {_quote(indicator)} verwijst naar '{indicator.result.text}'; koppel die aan een "
-                "resultaat.", "verwijzing")
+            add(
+                2,
+                f"Indicator {_quote(indicator)} verwijst naar '{indicator.result.text}'; koppel die aan een resultaat.",
+                "verwijzing",
+            )
     for activity in activities:
         if activity.results.text:
-            add(3, f"Activiteit {_quote(activity)} verwijst naar '{activity.results.text}'; koppel die aan een "
-                "resultaat.", "verwijzing")
+            add(
+                3,
+                f"Activiteit {_quote(activity)} verwijst naar '{activity.results.text}'; koppel die aan een resultaat.",
+                "verwijzing",
+            )
         elif results and not activity.results.ids:
             add(3, f"Activiteit {_quote(activity)} is nog niet gekoppeld aan een resultaat.")
         if not activity.expectation:
             add(3, f"Bij activiteit {_quote(activity)} ontbreekt de verwachting (als we dit doen, dan ...).")
     for outcome in doc.outcome.outcomes:
         if outcome.activity.text:
-            add(5, f"Outcome {_quote(outcome)} verwijst naar '{outcome.activity.text}'; koppel die aan een activiteit.",
-                "verwijzing")
+            add(
+                5,
+                f"Outcome {_quote(outcome)} verwijst naar '{outcome.activity.text}'; koppel die aan een activiteit.",
+                "verwijzing",
+            )
         elif activities and not outcome.activity.ids:
             add(5, f"Outcome {_quote(outcome)} is nog niet gekoppeld aan een activiteit.")
     return points

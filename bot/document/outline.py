@@ -17,7 +17,6 @@ from bot.document.model import EMPTY, CompassDocument, Formulation, Indicator, I
 
 Style = Literal["plain", "strong", "muted"]
 MARKER = "zie volledige versie"
-CHOSEN = "(gekozen)"
 
 
 @dataclass(frozen=True)
@@ -42,14 +41,8 @@ class Para:
 
 
 @dataclass(frozen=True)
-class Bullet:
-    line: Line
-    details: tuple[Line, ...] = ()
-
-
-@dataclass(frozen=True)
 class BulletList:
-    items: tuple[Bullet, ...]
+    items: tuple[Line, ...]
 
 
 @dataclass(frozen=True)
@@ -74,8 +67,13 @@ def _amsterdam() -> ZoneInfo | None:
 _ZONE = _amsterdam()
 
 
+def local(moment: datetime) -> datetime:
+    """A moment in Dutch time (or the machine's own zone when no time zone data is installed)."""
+    return moment.astimezone(_ZONE)
+
+
 def day(moment: datetime) -> str:
-    return moment.astimezone(_ZONE).strftime("%d-%m-%Y")
+    return local(moment).strftime("%d-%m-%Y")
 
 
 def clip(text: str, limit: int) -> str:
@@ -102,14 +100,13 @@ def step_heading(doc: CompassDocument, number: int) -> str:
 # --------------------------------------------------------------------------- the full version
 
 
-def _item_line(item: Item, *extra: Span) -> Line:
+def _item_line(item: Item, details: str | None = None) -> Line:
+    """'2.1 text (gekozen · details · bron: ...)': the code in bold, everything extra muted in one bracket."""
     spans = [Span(f"{item.code} ", "strong")] if item.code else []
     spans.append(Span(item.text))
-    if item.chosen:
-        spans.append(Span(f" {CHOSEN}", "muted"))
-    spans.extend(extra)
-    if item.source:
-        spans.append(Span(f" (bron: {item.source})", "muted"))
+    extra = _details("gekozen" if item.chosen else None, details, f"bron: {item.source}" if item.source else None)
+    if extra:
+        spans.append(Span(f" ({extra})", "muted"))
     return tuple(spans)
 
 
@@ -122,7 +119,7 @@ def _empty() -> Para:
 
 
 def _list(items: Sequence[Item]) -> Block:
-    return BulletList(tuple(Bullet(_item_line(item)) for item in items)) if items else _empty()
+    return BulletList(tuple(_item_line(item) for item in items)) if items else _empty()
 
 
 def _formulation(formulation: Formulation) -> list[Block]:
@@ -148,15 +145,15 @@ def _chain_table(doc: CompassDocument) -> Table:
         if result is None:
             return (_muted(EMPTY),), (_muted(EMPTY),)
         details = _details(result.term, result.size)
-        own = _item_line(result, *([Span(f" ({details})", "muted")] if details else []))
+        own = _item_line(result, details)
         linked = [i for i in indicators if i.id in doc.linked("result_indicator", result.id)]
         cells = tuple(_indicator_line(i) for i in linked) or (_muted(EMPTY),)
         return (own,), cells
 
     rows: list[tuple[Cell | None, ...]] = []
     for ambition in doc.monitoring.ambitions:
-        linked = [r.id for r in results if r.id in doc.linked("ambition_result", ambition.id)] or [None]
-        for n, result_id in enumerate(linked):
+        served: list[int | None] = [r.id for r in results if r.id in doc.linked("ambition_result", ambition.id)]
+        for n, result_id in enumerate(served or [None]):
             rows.append(((_item_line(ambition),) if n == 0 else None, *result_cell(result_id)))
     loose = [r for r in results if not r.ambition.ids]
     for result in loose:
@@ -164,8 +161,13 @@ def _chain_table(doc: CompassDocument) -> Table:
         rows.append(((_muted(label),), *result_cell(result.id)))
     loose_indicators = [i for i in indicators if not i.result.ids]
     if loose_indicators:
-        rows.append(((_muted("—"),), (_muted("nog geen resultaat gekoppeld"),),
-                     tuple(_indicator_line(i) for i in loose_indicators)))
+        rows.append(
+            (
+                (_muted("—"),),
+                (_muted("nog geen resultaat gekoppeld"),),
+                tuple(_indicator_line(i) for i in loose_indicators),
+            )
+        )
     if not rows:
         rows.append(((_muted(EMPTY),), (_muted(EMPTY),), (_muted(EMPTY),)))
     return Table(("AMBITIE", "MAATSCHAPPELIJK RESULTAAT", "INDICATOR"), tuple(rows), (1, 1.2, 1.2))
@@ -181,7 +183,7 @@ def _adopted(item: Item, key: str, value: str | None, label: str) -> str | None:
 
 def _indicator_line(indicator: Indicator) -> Line:
     details = _details(indicator.kind, _adopted(indicator, "bron", indicator.measured_by, "gemeten met"))
-    return _item_line(indicator, *([Span(f" ({details})", "muted")] if details else []))
+    return _item_line(indicator, details)
 
 
 def _activity_table(doc: CompassDocument) -> Table | Para:
@@ -194,12 +196,14 @@ def _activity_table(doc: CompassDocument) -> Table | Para:
         form = _muted(_details(activity.form, activity.status)) if activity.form or activity.status else ()
         serves = _codes(doc, activity.results)
         expectation = (Span(activity.expectation),) if activity.expectation else _muted(EMPTY)
-        rows.append((
-            (_item_line(activity),),
-            tuple(line for line in (who, form) if line),
-            ((Span(serves),) if serves else _muted(EMPTY),),
-            (expectation,),
-        ))
+        rows.append(
+            (
+                (_item_line(activity),),
+                tuple(line for line in (who, form) if line),
+                ((Span(serves),) if serves else _muted(EMPTY),),
+                (expectation,),
+            )
+        )
     header = ("ACTIVITEIT", "WIE EN VORM", "DRAAGT BIJ AAN", "VERWACHTING (ALS ... DAN ...)")
     return Table(header, tuple(rows), (1.3, 0.9, 0.6, 1.4))
 
@@ -207,10 +211,7 @@ def _activity_table(doc: CompassDocument) -> Table | Para:
 def _linked_list(doc: CompassDocument, items: Sequence[Item], describe: dict[int, str]) -> Block:
     if not items:
         return _empty()
-    return BulletList(tuple(
-        Bullet(_item_line(item, *([Span(f" — {describe[item.id]}", "muted")] if describe.get(item.id) else [])))
-        for item in items
-    ))
+    return BulletList(tuple(_item_line(item, describe.get(item.id)) for item in items))
 
 
 def full_version(doc: CompassDocument) -> list[Block]:
@@ -219,14 +220,16 @@ def full_version(doc: CompassDocument) -> list[Block]:
     plan, quality, cycle = doc.activity_plan, doc.input_quality, doc.improvement_cycle
     present = ", ".join(prep.perspectives_present) or "nog niemand met een bekend perspectief"
     missing = f"; ontbreekt nog: {', '.join(prep.perspectives_missing)}" if prep.perspectives_missing else ""
-    seats = BulletList(tuple(
-        Bullet(_item_line(seat, *([Span(f" ({seat.perspective})", "muted")] if seat.perspective else [])))
-        for seat in prep.at_table
-    )) if prep.at_table else _empty()
+    seats = (
+        BulletList(tuple(_item_line(seat, seat.perspective) for seat in prep.at_table)) if prep.at_table else _empty()
+    )
     what_works = {w.id: f"bij {_codes(doc, w.activities)}" for w in quality.what_works if not w.activities.empty}
     outcomes = {
-        o.id: _details(f"bij {_codes(doc, o.activity)}" if not o.activity.empty else None, o.kind,
-                       _adopted(o, "instrument", o.instrument, "meetinstrument"))
+        o.id: _details(
+            f"bij {_codes(doc, o.activity)}" if not o.activity.empty else None,
+            o.kind,
+            _adopted(o, "instrument", o.instrument, "meetinstrument"),
+        )
         for o in doc.outcome.outcomes
     }
     improvements = {i.id: f"grijpt in op {i.back_to}" for i in cycle.improvements if i.back_to}
@@ -262,7 +265,7 @@ def full_version(doc: CompassDocument) -> list[Block]:
         Heading("Open punten", 2),
     ]
     if doc.open_points:
-        blocks.append(BulletList(tuple(Bullet((Span(p.text),)) for p in doc.open_points)))
+        blocks.append(BulletList(tuple((Span(p.text),) for p in doc.open_points)))
     else:
         blocks.append(Para((Span("Er staan geen open punten meer."),)))
     blocks.append(Heading("Deelnemers", 2))
@@ -315,12 +318,21 @@ class CompassField:
     def inline(self, label: str, texts: list[str], limit: int = 200) -> None:
         """'Label: first; second' on one line, for the secondary parts of a box."""
         if texts:
-            joined = "; ".join(" ".join(t.split()) for t in texts)
-            self.lines.append(FieldLine((Span(f"{label}: ", "strong"), Span(self.clip(joined, limit)))))
+            lead = Span(f"{label.rstrip('?:')}: ", "strong")
+            self.lines.append(FieldLine((lead, Span(self.clip(_join(texts), limit)))))
 
     def empty(self, label: str | None = None) -> None:
-        spans = ((Span(f"{label}: ", "strong"),) if label else ()) + (Span(EMPTY, "muted"),)
+        spans = ((Span(f"{label.rstrip('?:')}: ", "strong"),) if label else ()) + (Span(EMPTY, "muted"),)
         self.lines.append(FieldLine(spans))
+
+
+def _join(texts: list[str]) -> str:
+    """Answers run together as one sentence: '; ' between them unless one already ends a sentence."""
+    joined = ""
+    for text in (" ".join(t.split()) for t in texts):
+        separator = "" if not joined else " " if joined[-1] in ".!?" else "; "
+        joined += separator + text
+    return joined
 
 
 def _formulated(formulation: Formulation) -> list[str]:
@@ -332,11 +344,19 @@ def _formulated(formulation: Formulation) -> list[str]:
 def _not_chosen(box: CompassField, shown: int, total: int) -> None:
     if shown < total:
         box.lines.append(FieldLine((Span(f"+ {total - shown} niet gekozen", "muted"),), indent=1))
-        box.shortened = True
 
 
-def compass_fields(doc: CompassDocument) -> list[CompassField]:
-    """The six boxes of the compass, with concise content, in step order."""
+def compass_fields(doc: CompassDocument, *, compact: bool = False) -> list[CompassField]:
+    """The six boxes of the compass, with concise content, in step order.
+
+    `compact` is the fallback for a box that is too full: shorter items, and no theory-of-change
+    line under each activity, so that more items stay visible on the one page.
+    """
+    scale = 0.5 if compact else 1.0
+
+    def limit(characters: int) -> int:
+        return int(characters * scale)
+
     boxes = {n: CompassField(n, doc.step(n).title) for n in range(1, 7)}
     mon, societal, plan = doc.monitoring, doc.societal_results, doc.activity_plan
     quality, cycle = doc.input_quality, doc.improvement_cycle
@@ -345,22 +365,22 @@ def compass_fields(doc: CompassDocument) -> list[CompassField]:
     ambitions = doc.ambitions_in_scope()
     box.head(doc.label("ambities"))
     for ambition in ambitions:
-        box.item(ambition, 150)
+        box.item(ambition, limit(150))
     if not ambitions:
         box.empty()
     _not_chosen(box, len(ambitions), len(mon.ambitions))
-    box.inline(doc.label("beeld_cijfers"), [i.text for i in mon.figures])
-    box.inline(doc.label("beeld_verhalen"), [i.text for i in mon.stories])
-    box.inline(doc.label("beleid"), _formulated(mon.policy))
+    box.inline(doc.label("beeld_cijfers"), [i.text for i in mon.figures], limit(200))
+    box.inline(doc.label("beeld_verhalen"), [i.text for i in mon.stories], limit(200))
+    box.inline(doc.label("beleid"), _formulated(mon.policy), limit(200))
 
     box = boxes[2]
     results = doc.results_in_scope()
     for result in results:
-        ambition = _codes(doc, result.ambition)
-        box.item(result, 150, _details(result.term, result.size, f"bij {ambition}" if ambition else None))
+        codes = _codes(doc, result.ambition)
+        box.item(result, limit(150), _details(result.term, result.size, f"bij {codes}" if codes else None))
         for indicator in societal.indicators:
             if indicator.id in doc.linked("result_indicator", result.id):
-                box.item(indicator, 110, _details(indicator.kind, indicator.measured_by), indent=1)
+                box.item(indicator, limit(110), _details(indicator.kind, indicator.measured_by), indent=1)
     if not results:
         box.empty(doc.label("resultaten"))
     _not_chosen(box, len(results), len(societal.results))
@@ -368,45 +388,49 @@ def compass_fields(doc: CompassDocument) -> list[CompassField]:
     loose = [i.text for i in societal.indicators if i.id not in linked]
     if not societal.indicators:
         box.empty(doc.label("indicatoren"))
-    box.inline("Nog niet gekoppelde indicatoren", loose)
+    box.inline("Nog niet gekoppelde indicatoren", loose, limit(200))
 
     box = boxes[3]
     for activity in plan.activities:
         serves = _codes(doc, activity.results)
-        box.item(activity, 110, _details(activity.who, activity.form, activity.status, f"→ {serves}" if serves else None))
-        if activity.expectation:
-            box.lines.append(FieldLine((Span(box.clip(activity.expectation, 110), "muted"),), indent=1))
+        details = _details(activity.who, activity.form, activity.status, f"→ {serves}" if serves else None)
+        box.item(activity, limit(110), details)
+        if activity.expectation and not compact:
+            box.lines.append(FieldLine((Span(box.clip(activity.expectation, limit(110)), "muted"),), indent=1))
     if not plan.activities:
         box.empty(doc.label("activiteiten"))
-    box.inline(doc.label("samenhang"), _formulated(plan.coherence))
-    box.inline(doc.label("stoppen"), [i.text for i in plan.to_stop])
+    box.inline(doc.label("samenhang"), _formulated(plan.coherence), limit(200))
+    box.inline(doc.label("stoppen"), [i.text for i in plan.to_stop], limit(200))
 
     box = boxes[4]
     for knowledge in quality.what_works:
         codes = _codes(doc, knowledge.activities)
-        box.item(knowledge, 110, _details(f"→ {codes}" if codes else None, knowledge.source))
+        box.item(knowledge, limit(110), _details(f"→ {codes}" if codes else None, knowledge.source))
     if not quality.what_works:
         box.empty(doc.label("wat_werkt"))
-    box.inline(doc.label("mensen"), [i.text for i in quality.people])
-    box.inline(doc.label("voorwaarden"), [i.text for i in quality.conditions])
+    box.inline(doc.label("mensen"), [i.text for i in quality.people], limit(200))
+    box.inline(doc.label("voorwaarden"), [i.text for i in quality.conditions], limit(200))
 
     box = boxes[5]
     for outcome in doc.outcome.outcomes:
         codes = _codes(doc, outcome.activity)
-        box.item(outcome, 120, _details(f"bij {codes}" if codes else None, outcome.kind, outcome.instrument))
+        box.item(outcome, limit(120), _details(f"bij {codes}" if codes else None, outcome.kind, outcome.instrument))
     if not doc.outcome.outcomes:
         box.empty(doc.label("outcome"))
 
     box = boxes[6]
-    box.inline(doc.label("herkennen"), [i.text for i in cycle.recognise], 150)
-    box.inline(doc.label("verklaren"), [i.text for i in cycle.explain], 150)
-    box.inline(doc.label("waarderen"), [i.text for i in cycle.appraise], 150)
+    box.inline(doc.label("herkennen"), [i.text for i in cycle.recognise], limit(150))
+    box.inline(doc.label("verklaren"), [i.text for i in cycle.explain], limit(150))
+    box.inline(doc.label("waarderen"), [i.text for i in cycle.appraise], limit(150))
     if cycle.improvements:
         box.head(doc.label("verbeteren"))
     for improvement in cycle.improvements:
-        box.item(improvement, 120, f"→ {improvement.back_to}" if improvement.back_to else "")
+        box.item(improvement, limit(120), f"→ {improvement.back_to}" if improvement.back_to else "")
     if not box.lines:
         box.empty()
+    for number, box in boxes.items():
+        if not any(span.style == "plain" for line in box.lines for span in line.line):
+            box.lines.append(FieldLine((Span(doc.step(number).goal, "muted"),)))  # what this step asks
     return list(boxes.values())
 
 

@@ -60,8 +60,8 @@ def _register_font() -> None:
 
 
 def _style(name: str, size: float = BODY_SIZE, leading: float = BODY_LEADING, **extra: object) -> ParagraphStyle:
-    settings: dict[str, object] = {"textColor": INK, **extra}
-    return ParagraphStyle(name, fontName=FONT, fontSize=size, leading=leading, **settings)
+    settings: dict[str, object] = {"fontName": FONT, "textColor": INK, **extra}
+    return ParagraphStyle(name, fontSize=size, leading=leading, **settings)
 
 
 def _escape(text: str) -> str:
@@ -165,8 +165,8 @@ def _draw_paragraphs(canvas: Canvas, paragraphs: list[Paragraph], x: float, top:
 class OnePage(Flowable):
     """The whole first page: title, common language, six boxes, footer."""
 
-    TITLE_HEIGHT = 44.0
-    HEADER_HEIGHT = 64.0
+    TITLE_HEIGHT = 40.0  # two lines of the title at most
+    HEADER_HEIGHT = 110.0  # at most; the band is as high as its text
     FOOTER_HEIGHT = 30.0
     BAND = 20.0
 
@@ -184,32 +184,37 @@ class OnePage(Flowable):
         top = PAGE_HEIGHT - MARGIN
         label = Paragraph(_escape("KWALITEITSKOMPAS OP ÉÉN A4"), _style("label", 8, 9.6, textColor=ACCENT))
         _draw_paragraphs(canvas, [label], MARGIN, top, width)
-        title_line = FieldLine((Span(doc.issue, "strong"),))
         title_style = _style("title", 15, 18)
-        title = Paragraph(markup(title_line.line), title_style)
-        if _height(title, width) > self.TITLE_HEIGHT - 12:
-            title = Paragraph(markup(_clip_line(title_line.line, 90)), title_style)
+        title = Paragraph(markup((Span(doc.issue, "strong"),)), title_style)
+        if _height(title, width) > self.TITLE_HEIGHT:  # more than two lines
+            title = Paragraph(markup((Span(outline.clip(doc.issue, 100), "strong"),)), title_style)
         _draw_paragraphs(canvas, [title], MARGIN, top - 11, width)
-        top -= self.TITLE_HEIGHT
+        top -= 11 + _height(title, width) + 4
 
         header = outline.compass_header(doc)
-        canvas.setFillColor(colors.HexColor("#eef4f6"))
-        canvas.roundRect(MARGIN, top - self.HEADER_HEIGHT, width, self.HEADER_HEIGHT, 4, stroke=0, fill=1)
         inner = width - 12
-        _draw_paragraphs(canvas, fit(header.lines, inner, self.HEADER_HEIGHT - 8, header.shortened), MARGIN + 6,
-                         top - 4, inner)
-        top -= self.HEADER_HEIGHT + GAP
+        content = fit(header.lines, inner, self.HEADER_HEIGHT - 8, header.shortened)
+        height = sum(_height(p, inner) for p in content) + 8
+        canvas.setFillColor(colors.HexColor("#eef4f6"))
+        canvas.roundRect(MARGIN, top - height, width, height, 4, stroke=0, fill=1)
+        _draw_paragraphs(canvas, content, MARGIN + 6, top - 4, inner)
+        top -= height + GAP
 
         box_width = (width - GAP) / 2
         box_height = (top - MARGIN - self.FOOTER_HEIGHT - 2 * GAP) / 3
-        for index, box in enumerate(outline.compass_fields(doc)):
+        full, compact = outline.compass_fields(doc), outline.compass_fields(doc, compact=True)
+        for index, (box, small) in enumerate(zip(full, compact, strict=True)):
             row, column = divmod(index, 2)
             x = MARGIN + column * (box_width + GAP)
             y_top = top - row * (box_height + GAP)
-            self._box(canvas, box, x, y_top, box_width, box_height)
+            self._box(canvas, box, small, x, y_top, box_width, box_height)
         self._footer(canvas, width)
 
-    def _box(self, canvas: Canvas, box: CompassField, x: float, top: float, width: float, height: float) -> None:
+    def _box(
+        self, canvas: Canvas, box: CompassField, small: CompassField, x: float, top: float, width: float, height: float
+    ) -> None:
+        """One step: coloured band with number and title, then the content; the compact text if the full one
+        does not fit."""
         colour = colors.HexColor(STEP_COLOURS[box.number - 1])
         canvas.setStrokeColor(colour)
         canvas.setLineWidth(1)
@@ -224,9 +229,10 @@ class OnePage(Flowable):
         canvas.setFillColor(colors.white)
         canvas.setFont(f"{FONT}-Bold", 10)
         canvas.drawString(x + 25, top - self.BAND / 2 - 3.5, fonts.printable(box.title))
-        inner = width - 12
-        content = fit(box.lines, inner, height - self.BAND - 9, box.shortened)
-        _draw_paragraphs(canvas, content, x + 6, top - self.BAND - 5, inner)
+        inner, room = width - 12, height - self.BAND - 9
+        if sum(_height(_field_paragraph(line), inner) for line in box.lines) > room:
+            box = CompassField(small.number, small.title, small.lines, shortened=True)
+        _draw_paragraphs(canvas, fit(box.lines, inner, room, box.shortened), x + 6, top - self.BAND - 5, inner)
 
     def _footer(self, canvas: Canvas, width: float) -> None:
         doc = self.document
@@ -238,26 +244,23 @@ class OnePage(Flowable):
             f"{outline.meta(doc)} · Kwaliteitskompas (Movisie), gemaakt met Kompasbot",
         ]
         style = _style("footer", 8, 9.6, textColor=MUTED)
-        _draw_paragraphs(canvas, [Paragraph(_escape(line), style) for line in lines], MARGIN,
-                         MARGIN + self.FOOTER_HEIGHT - 6, width)
-
-
-def _clip_line(line: Line, limit: int) -> Line:
-    return tuple(Span(outline.clip(span.text, limit), span.style) for span in line)
+        _draw_paragraphs(
+            canvas, [Paragraph(_escape(line), style) for line in lines], MARGIN, MARGIN + self.FOOTER_HEIGHT - 6, width
+        )
 
 
 # --------------------------------------------------------------------------- page 2+: the full version
 
 
 def _appendix(blocks: list[Block], width: float) -> list[Flowable]:
+    bold = f"{FONT}-Bold"
     heading_styles = {
-        1: _style("h1", 15, 19, spaceAfter=4),
-        2: _style("h2", 12, 15, spaceBefore=10, spaceAfter=3, textColor=ACCENT, keepWithNext=1),
-        3: _style("h3", 9.5, 12, spaceBefore=5, spaceAfter=1, keepWithNext=1),
+        1: _style("h1", 15, 19, spaceAfter=4, fontName=bold),
+        2: _style("h2", 12, 15, spaceBefore=10, spaceAfter=3, textColor=ACCENT, keepWithNext=1, fontName=bold),
+        3: _style("h3", 9.5, 12, spaceBefore=5, spaceAfter=1, keepWithNext=1, fontName=bold),
     }
     body = _style("body", 9, 11.5, spaceAfter=2)
     bullet = _style("bullet", 9, 11.5, leftIndent=11, bulletIndent=2, spaceAfter=1.5, bulletFontName=FONT)
-    detail = _style("detail", 9, 11.5, leftIndent=22, bulletIndent=13, spaceAfter=1.5, bulletFontName=FONT)
     flowables: list[Flowable] = [Paragraph("<b>Volledige versie</b>", _style("label", 9, 11, textColor=ACCENT))]
     for block in blocks:
         if isinstance(block, Heading):
@@ -265,16 +268,14 @@ def _appendix(blocks: list[Block], width: float) -> list[Flowable]:
         elif isinstance(block, Para):
             flowables.append(Paragraph(markup(block.line), body))
         elif isinstance(block, BulletList):
-            for item in block.items:
-                flowables.append(Paragraph(markup(item.line), bullet, bulletText="•"))
-                flowables += [Paragraph(markup(line), detail, bulletText="–") for line in item.details]
+            flowables += [Paragraph(markup(item), bullet, bulletText="•") for item in block.items]
         else:
             flowables += [_table(block, width), Spacer(1, 4)]
     return flowables
 
 
 def _table(table: outline.Table, width: float) -> Table:
-    cell_style = _style("cell", 8.5, 10.5)
+    cell_style = _style("cell", 8.5, 10.5, spaceAfter=3)
     head_style = _style("head", 8, 10, textColor=colors.white)
     data: list[list[object]] = [[Paragraph(f"<b>{_escape(text)}</b>", head_style) for text in table.header]]
     for row in table.rows:
@@ -282,13 +283,17 @@ def _table(table: outline.Table, width: float) -> Table:
     total = sum(table.widths)
     widths = [width * w / total for w in table.widths]
     result = Table(data, colWidths=widths, repeatRows=1, splitInRow=24)
-    result.setStyle(TableStyle([
-        ("BACKGROUND", (0, 0), (-1, 0), ACCENT),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#9fb3bd")),
-        ("TOPPADDING", (0, 0), (-1, -1), 3),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-    ]))
+    result.setStyle(
+        TableStyle(
+            [
+                ("BACKGROUND", (0, 0), (-1, 0), ACCENT),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#9fb3bd")),
+                ("TOPPADDING", (0, 0), (-1, -1), 3),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+            ]
+        )
+    )
     return result
 
 
@@ -314,14 +319,16 @@ def render_pdf(document: CompassDocument) -> bytes:
         canvas.drawRightString(PAGE_WIDTH - MARGIN, MARGIN - 14, f"pagina {template.page}")
         canvas.restoreState()
 
-    pdf.addPageTemplates([
-        PageTemplate("kompas", [Frame(0, 0, PAGE_WIDTH, PAGE_HEIGHT, 0, 0, 0, 0, id="kompas")]),
-        PageTemplate(
-            "vervolg",
-            [Frame(MARGIN, MARGIN, content_width, PAGE_HEIGHT - 2 * MARGIN, 0, 0, 0, 0, id="vervolg")],
-            onPage=continuation,
-        ),
-    ])
+    pdf.addPageTemplates(
+        [
+            PageTemplate("kompas", [Frame(0, 0, PAGE_WIDTH, PAGE_HEIGHT, 0, 0, 0, 0, id="kompas")]),
+            PageTemplate(
+                "vervolg",
+                [Frame(MARGIN, MARGIN, content_width, PAGE_HEIGHT - 2 * MARGIN, 0, 0, 0, 0, id="vervolg")],
+                onPage=continuation,
+            ),
+        ]
+    )
     story: list[Flowable] = [OnePage(document), NextPageTemplate("vervolg"), PageBreak()]
     story += _appendix(outline.full_version(document), content_width)
     pdf.build(story)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -58,22 +59,28 @@ def text_width(text: str, size: float, bold: bool = False) -> float:
 
 
 def wrap(text: str, width: float, size: float, max_lines: int, first_indent: float = 0.0) -> list[str]:
-    """Greedy word wrap by measured width; the last line ends in '…' when text was left out."""
-    words = " ".join(text.split()).split(" ")
+    """Greedy word wrap by measured width; the last line ends in '…' when text was left out.
+
+    The first line is `first_indent` shorter (room for a bold code); a word that does not fit
+    there starts on the next line, and only a word wider than a whole line is split.
+    """
     lines: list[str] = []
     current = ""
-    for word in words:
+    for word in text.split():
+        if len(lines) > max_lines:
+            break
         room = width - (first_indent if not lines else 0)
         candidate = f"{current} {word}".strip()
-        if text_width(candidate, size) <= room or not current:
+        if text_width(candidate, size) <= room:
             current = candidate
-            while text_width(current, size) > room and len(current) > 1:  # one word wider than the box
-                cut = _longest_fit(current, room, size)
-                lines.append(current[:cut])
-                current = current[cut:]
-                room = width
             continue
-        lines.append(current)
+        if current or (first_indent and not lines):
+            lines.append(current)
+            current, room = "", width
+        while text_width(word, size) > room:
+            cut = _longest_fit(word, room, size)
+            lines.append(word[:cut])
+            word, room = word[cut:], width
         current = word
     if current:
         lines.append(current)
@@ -81,6 +88,8 @@ def wrap(text: str, width: float, size: float, max_lines: int, first_indent: flo
         last = lines[max_lines - 1]
         while last and text_width(last + " …", size) > width:
             last = last[:-1]
+        if " " in last[len(last) // 2 :]:
+            last = last[: last.rindex(" ")]
         lines = [*lines[: max_lines - 1], last.rstrip() + " …"]
     return lines
 
@@ -127,15 +136,22 @@ def _plural(count: int, one: str, many: str) -> str:
 def _columns(doc: CompassDocument) -> list[list[_Box]]:
     results = doc.societal_results.results
     activities = doc.activity_plan.activities
+    ambition_scope = {a.id for a in doc.ambitions_in_scope()}
+    result_scope = {r.id for r in doc.results_in_scope()}
     ambitions = [
-        _box(a, "gekozen" if a.chosen else "", bool(results) and not doc.linking("ambition_result", a.id), [])
+        _box(
+            a,
+            "gekozen" if a.chosen else "",
+            bool(results) and a.id in ambition_scope and not doc.linked("ambition_result", a.id),
+            [],
+        )
         for a in doc.monitoring.ambitions
     ]
     result_boxes = []
     for result in results:
         indicators = len(doc.linked("result_indicator", result.id))
         meta = _plural(indicators, "indicator", "indicatoren") if indicators else "nog geen indicator"
-        gap = bool(activities) and not doc.linking("activity_result", result.id)
+        gap = bool(activities) and result.id in result_scope and not doc.linking("activity_result", result.id)
         result_boxes.append(_box(result, meta, gap, doc.linking("ambition_result", result.id)))
     activity_boxes = [
         _box(a, a.who or "", bool(results) and not a.results.ids, doc.linked("activity_result", a.id))
@@ -162,7 +178,7 @@ def _place(columns: list[list[_Box]], start: float) -> None:
     for index, column in enumerate(columns):
         middles = {b.item_id: b.middle for b in columns[index - 1] if b.item_id is not None} if index else {}
 
-        def wanted(box: _Box, middles: dict[int | None, float] = middles) -> float:
+        def wanted(box: _Box, middles: dict[int, float] = middles) -> float:
             linked = [middles[i] for i in box.links if i in middles]
             return sum(linked) / len(linked) if linked else float("inf")
 
@@ -186,7 +202,9 @@ def render_png(doc: CompassDocument) -> bytes:
         "Lees van links naar rechts: een ambitie wordt concreet in resultaten, activiteiten dragen bij aan "
         "resultaten, outcome laat zien wat deelnemers aan een activiteit hebben. Een oranje stippellijn is een "
         "schakel die nog ontbreekt.",
-        WIDTH - 2 * MARGIN, META_SIZE, 4,
+        WIDTH - 2 * MARGIN,
+        META_SIZE,
+        4,
     )
     content_bottom = max(b.top + b.height for column in columns for b in column)
     height = int(content_bottom + 16 + len(caption) * _px(META_SIZE) * 1.3 + MARGIN)
@@ -197,16 +215,24 @@ def render_png(doc: CompassDocument) -> bytes:
     axes.set_xlim(0, WIDTH)
     axes.set_ylim(height, 0)
     axes.axis("off")
-    text = {"fontfamily": "DejaVu Sans", "va": "top", "ha": "left"}
+    text: dict[str, Any] = {"fontfamily": "DejaVu Sans", "va": "top", "ha": "left"}
 
     for n, line in enumerate(title):
-        axes.text(MARGIN, MARGIN + n * _px(TITLE_SIZE) * 1.3, line, fontsize=TITLE_SIZE, weight="bold", color=INK,
-                  **text)
+        axes.text(
+            MARGIN, MARGIN + n * _px(TITLE_SIZE) * 1.3, line, fontsize=TITLE_SIZE, weight="bold", color=INK, **text
+        )
     x_of = [MARGIN + i * (COLUMN_WIDTH + COLUMN_GAP) for i in range(COLUMNS)]
     for index, lines in enumerate(header_lines):
         for n, line in enumerate(lines):
-            axes.text(x_of[index], header_top + n * _px(TEXT_SIZE) * 1.25, line, fontsize=TEXT_SIZE, weight="bold",
-                      color=COLUMN_COLOURS[index], **text)
+            axes.text(
+                x_of[index],
+                header_top + n * _px(TEXT_SIZE) * 1.25,
+                line,
+                fontsize=TEXT_SIZE,
+                weight="bold",
+                color=COLUMN_COLOURS[index],
+                **text,
+            )
 
     for index, column in enumerate(columns):
         for box in column:
@@ -218,11 +244,20 @@ def render_png(doc: CompassDocument) -> bytes:
                 if link in lefts:
                     start = (x_of[index - 1] + COLUMN_WIDTH, lefts[link].middle)
                     end = (x_of[index], box.middle)
-                    axes.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=14, lw=1.4,
-                                                   color="#7d8b94", shrinkA=2, shrinkB=2))
+                    axes.add_patch(
+                        FancyArrowPatch(
+                            start,
+                            end,
+                            arrowstyle="-|>",
+                            mutation_scale=14,
+                            lw=1.4,
+                            color="#7d8b94",
+                            shrinkA=2,
+                            shrinkB=2,
+                        )
+                    )
     for n, line in enumerate(caption):
-        axes.text(MARGIN, content_bottom + 16 + n * _px(META_SIZE) * 1.3, line, fontsize=META_SIZE, color=MUTED,
-                  **text)
+        axes.text(MARGIN, content_bottom + 16 + n * _px(META_SIZE) * 1.3, line, fontsize=META_SIZE, color=MUTED, **text)
 
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
@@ -231,11 +266,18 @@ def render_png(doc: CompassDocument) -> bytes:
 
 def _draw_box(axes: Axes, box: _Box, x: float, column: int) -> None:
     edge = GAP_COLOUR if box.gap else COLUMN_COLOURS[column]
-    patch = FancyBboxPatch((x, box.top), COLUMN_WIDTH, box.height, boxstyle="round,pad=0,rounding_size=10",
-                           facecolor=FILLS[column], edgecolor=edge, linewidth=2 if box.gap else 1.4,
-                           linestyle="--" if box.gap else "-")
+    patch = FancyBboxPatch(
+        (x, box.top),
+        COLUMN_WIDTH,
+        box.height,
+        boxstyle="round,pad=0,rounding_size=10",
+        facecolor=FILLS[column],
+        edgecolor=edge,
+        linewidth=2 if box.gap else 1.4,
+        linestyle="--" if box.gap else "-",
+    )
     axes.add_patch(patch)
-    text = {"fontfamily": "DejaVu Sans", "va": "top", "ha": "left", "fontsize": TEXT_SIZE, "color": INK}
+    text: dict[str, Any] = {"fontfamily": "DejaVu Sans", "va": "top", "ha": "left", "fontsize": TEXT_SIZE, "color": INK}
     line_height = _px(TEXT_SIZE) * 1.25
     y = box.top + PAD
     if box.code:
@@ -246,5 +288,14 @@ def _draw_box(axes: Axes, box: _Box, x: float, column: int) -> None:
     if box.meta:
         meta = wrap(box.meta, COLUMN_WIDTH - 2 * PAD, META_SIZE, 1)[0]
         colour = GAP_COLOUR if box.meta == "nog geen indicator" else MUTED
-        axes.text(x + PAD, y + len(box.lines) * line_height + 2, meta, fontsize=META_SIZE, color=colour,
-                  style="italic", fontfamily="DejaVu Sans", va="top", ha="left")
+        axes.text(
+            x + PAD,
+            y + len(box.lines) * line_height + 2,
+            meta,
+            fontsize=META_SIZE,
+            color=colour,
+            style="italic",
+            fontfamily="DejaVu Sans",
+            va="top",
+            ha="left",
+        )

@@ -7,6 +7,7 @@ import io
 import re
 
 from docx import Document
+from docx.document import Document as DocxDocument
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
@@ -41,7 +42,7 @@ def _shade(cell: _Cell, fill: str) -> None:
     properties.append(shading)
 
 
-def _table(document: Document, table: Table, width_mm: float) -> None:
+def _table(document: DocxDocument, table: Table, width_mm: float) -> None:
     columns = len(table.header)
     grid = document.add_table(rows=1 + len(table.rows), cols=columns)
     grid.style = "Table Grid"
@@ -71,16 +72,14 @@ def _table(document: Document, table: Table, width_mm: float) -> None:
     header_row.append(repeat)
 
 
-def _block(document: Document, block: Block, width_mm: float) -> None:
+def _block(document: DocxDocument, block: Block, width_mm: float) -> None:
     if isinstance(block, Heading):
         document.add_heading(block.text, level=block.level - 1)
     elif isinstance(block, Para):
         _add_runs(document.add_paragraph(), block.line)
     elif isinstance(block, BulletList):
         for item in block.items:
-            _add_runs(document.add_paragraph(style="List Bullet"), item.line)
-            for line in item.details:
-                _add_runs(document.add_paragraph(style="List Bullet 2"), line)
+            _add_runs(document.add_paragraph(style="List Bullet"), item)
     else:
         _table(document, block, width_mm)
         document.add_paragraph()

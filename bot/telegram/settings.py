@@ -33,6 +33,7 @@ class TelegramOptions(BaseSettings):
     webhook_secret: SecretStr | None = Field(default=None, description="Secret for webhook calls; random if unset.")
     http_attempts: int = Field(default=4, ge=1, le=10, description="Attempts per API call on 5xx and network errors.")
     max_concurrent_chats: int = Field(default=64, ge=1, description="Chats processed at the same time.")
+    connections: int = Field(default=32, ge=1, le=512, description="HTTP connections to the Bot API server.")
 
 
 def check_token(token: SecretStr | None) -> str:

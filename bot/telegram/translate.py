@@ -28,7 +28,7 @@ from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Mes
 from telegram.constants import ChatType
 
 from bot.compass import Chat
-from bot.engine import NAVIGATION, Actor, Button, Outcome, parse_command
+from bot.engine import NAVIGATION, Actor, Button, Outcome, Reply, parse_command
 
 MAX_MESSAGE = 4096
 MAX_CALLBACK_DATA = 64
@@ -84,10 +84,11 @@ def question_open(chat: Chat | None) -> bool:
 
 def needs_admin_check(text: str, chat: Chat | None, bot_username: str | None) -> bool:
     """Whether the engine may ask `is_admin` for this text (a steering command or a facilitator's pick)."""
+    steering_phase = chat is not None and chat.session is not None and chat.session.phase in STEERING_PHASES
     command = parse_command(text.strip(), bot_username)
     if command is not None:
-        return command.name in NAVIGATION or command.name == "kies"
-    return chat is not None and chat.session is not None and chat.session.phase in STEERING_PHASES
+        return command.name in NAVIGATION or (command.name == "kies" and steering_phase)
+    return steering_phase
 
 
 def event_time(message: Message) -> datetime:
@@ -312,6 +313,7 @@ class Origin:
 
     message_id: int | None = None
     callback: bool = False
+    user_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -353,15 +355,30 @@ class SendExport:
     format: str
 
 
-Action = SendText | React | Toast | SendPoll | StopPoll | SendExport
+@dataclass(frozen=True)
+class SendPrivate:
+    """A reply meant for one person only (e.g. /mijngegevens in a group): to their private chat."""
+
+    user_id: int
+    text: str
+    reply_to: int | None = None
+
+
+Action = SendText | React | Toast | SendPoll | StopPoll | SendExport | SendPrivate
+
+
+def _simple(reply: Reply) -> bool:
+    return not (
+        reply.buttons or reply.asks or reply.poll or reply.close_poll or reply.export or reply.reaction or reply.private
+    )
 
 
 def _is_plain_note(outcome: Outcome) -> bool:
-    if outcome.changed or len(outcome.replies) != 1:
+    """One short note that asks nothing (a refusal, "already at the start"): fit for a toast."""
+    if len(outcome.replies) != 1:
         return False
     reply = outcome.replies[0]
-    simple = not (reply.buttons or reply.asks or reply.poll or reply.close_poll or reply.export)
-    return simple and units(html_to_plain(reply.text)) <= MAX_TOAST
+    return _simple(reply) and units(html_to_plain(reply.text)) <= MAX_TOAST
 
 
 def plan(outcome: Outcome, *, group: bool, origin: Origin, placeholder: str = "") -> list[Action]:
@@ -371,7 +388,8 @@ def plan(outcome: Outcome, *, group: bool, origin: Origin, placeholder: str = ""
         return [Toast(html_to_plain(outcome.replies[0].text))]
     actions: list[Action] = []
     force = ForceReply(selective=False, input_field_placeholder=placeholder[:MAX_PLACEHOLDER] or None)
-    personal = group and not outcome.changed and origin.message_id is not None
+    # Answers meant for one person (a refusal, /wie, /uitleg) quote that person's message in a group.
+    personal = group and origin.message_id is not None and all(_simple(r) for r in outcome.replies)
     for reply in outcome.replies:
         if reply.close_poll:
             actions.append(StopPoll())
@@ -382,6 +400,10 @@ def plan(outcome: Outcome, *, group: bool, origin: Origin, placeholder: str = ""
                 actions.append(Toast(html_to_plain(reply.text)))
             elif reply.text:
                 actions.append(SendText(reply.text))
+            continue
+        if reply.private and group and reply.text:
+            if origin.user_id is not None:
+                actions.append(SendPrivate(origin.user_id, reply.text, origin.message_id))
             continue
         if reply.text:
             buttons = keyboard(reply.buttons, outcome.chat)

@@ -1,0 +1,77 @@
+"""Writing turns fast without weakening "stored before answered".
+
+`GroupCommit`: every turn still awaits its own write before the bot answers, but the writes of
+all chats that are waiting at the same moment go into one transaction (one fsync) instead of
+one each. `ChatCache`: the state this process last stored per chat, so a turn does not have to
+read it back (write-through: it only ever holds what is in the store). Both assume one bot
+process per database, which Telegram enforces for long polling (409 Conflict).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+
+from bot.compass import Chat
+from bot.store import EventKey, Store
+
+Item = tuple[Chat | None, EventKey | None, str | None]
+
+
+class GroupCommit:
+    def __init__(self, store: Store, *, max_batch: int = 500) -> None:
+        self.store = store
+        self.max_batch = max_batch
+        self.commits = 0
+        self.items = 0
+        self._pending: list[tuple[Item, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def save(self, chat: Chat | None, marker: EventKey | None, chat_id: str | None = None) -> None:
+        """Store the chat (if any) and the marker; returns once they are committed."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append(((chat, marker, chat_id), future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        await future
+
+    async def _write(self) -> None:
+        while self._pending:
+            await asyncio.sleep(0)  # turns that are ready right now join this commit
+            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            try:
+                await self.store.save_many([item for item, _ in batch])
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(RuntimeError(f"opslaan mislukt: {exc.__class__.__name__}"))
+                continue
+            self.commits += 1
+            self.items += len(batch)
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+
+class ChatCache:
+    """The last stored state per chat, least recently used first out."""
+
+    def __init__(self, size: int = 5000) -> None:
+        self.size = size
+        self._chats: OrderedDict[str, Chat] = OrderedDict()
+
+    def get(self, key: str) -> Chat | None:
+        chat = self._chats.get(key)
+        if chat is not None:
+            self._chats.move_to_end(key)
+        return chat
+
+    def put(self, chat: Chat) -> None:
+        self._chats[chat.id] = chat
+        self._chats.move_to_end(chat.id)
+        while len(self._chats) > self.size:
+            self._chats.popitem(last=False)
+
+    def drop(self, *keys: str) -> None:
+        for key in keys:
+            self._chats.pop(key, None)
