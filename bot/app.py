@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from bot.coach import load_coach
 from bot.config import Settings
-from bot.engine import Engine
+from bot.content import content_dir
+from bot.engine import Engine, LLMRequest, Proposal, ProposalFailed
 from bot.flows import Flow, Texts, load_flow, load_texts, load_themes
 from bot.knowledge.search import KnowledgeSearch, SearchHit
+from bot.llm import LLMService, LLMUnavailable, load_prompts, make_chat_model
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,35 @@ class Kompas:
     texts: Texts
     store: Store
     engine: Engine
+    llm: LLMService | None = None
+
+
+def open_llm(settings: Settings) -> LLMService | None:
+    """The optional language model; a configuration problem is logged and the bot runs without it."""
+    try:
+        model = make_chat_model(settings)
+    except LLMUnavailable as exc:
+        log.warning("Taalmodel staat uit: %s", exc.detail)
+        return None
+    if model is None:
+        return None
+    return LLMService(model, load_prompts(content_dir("prompts")), timeout=settings.llm_timeout)
+
+
+async def fulfil(service: LLMService, request: LLMRequest) -> Proposal | ProposalFailed:
+    """Run one engine request against the model; any failure becomes `ProposalFailed` (the deterministic path)."""
+    try:
+        if request.kind == "formulering":
+            text = await service.draft_formulation(request.context, request.vraagstuk, request.texts)
+            return Proposal(request=request, text=text, at=datetime.now(UTC))
+        if request.kind == "samenvatting":
+            text = await service.summarize_step(request.context, request.texts)
+            return Proposal(request=request, text=text, at=datetime.now(UTC))
+        answer = await service.answer_question(request.context, request.hits)
+        return Proposal(request=request, text=answer.text, at=datetime.now(UTC), citations=tuple(answer.citations))
+    except (LLMUnavailable, ValueError) as exc:
+        log.info("Taalmodel gaf geen bruikbaar antwoord: %s", exc.__class__.__name__)
+        return ProposalFailed(request=request, at=datetime.now(UTC))
 
 
 async def open_kompas(
@@ -70,7 +102,14 @@ async def open_kompas(
     folder = settings.effective_flows_dir
     themes = load_themes(folder / "themas.yaml")
     coach = load_coach(folder / "coaching.yaml", flow)
+    llm = open_llm(settings)
     engine = Engine(
-        flow, texts, knowledge or LazyKnowledge(settings), bot_username=bot_username, themes=themes, coach=coach
+        flow,
+        texts,
+        knowledge or LazyKnowledge(settings),
+        bot_username=bot_username,
+        themes=themes,
+        coach=coach,
+        llm_enabled=llm is not None,
     )
-    return Kompas(settings=settings, flow=flow, texts=texts, store=store, engine=engine)
+    return Kompas(settings=settings, flow=flow, texts=texts, store=store, engine=engine, llm=llm)

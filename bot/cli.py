@@ -68,6 +68,7 @@ async def _chat(sessie: str | None, naam: str | None) -> None:
         rich_output=interactive and console.is_terminal,
         actor=actor,
         exporter=console_exporter(kompas.settings, kompas.flow),
+        llm=kompas.llm,
     )
     try:
         await transport.run(stdin_lines(interactive), session_name=sessie)

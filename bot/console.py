@@ -17,8 +17,10 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.markup import escape
 
+from bot.app import fulfil
 from bot.compass import Chat
-from bot.engine import Actor, Engine, Reply, Text
+from bot.engine import Actor, Engine, Event, Reply, Text
+from bot.llm import LLMService
 from bot.store import Store
 
 TERMINAL_CHAT = "terminal"
@@ -57,6 +59,7 @@ class ConsoleChat:
         actor: Actor,
         chat_id: str = TERMINAL_CHAT,
         exporter: Exporter | None = None,
+        llm: LLMService | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -65,18 +68,24 @@ class ConsoleChat:
         self.actor = actor
         self.chat_id = chat_id
         self.exporter = exporter
+        self.llm = llm
 
     async def _chat(self) -> Chat:
         return await self.store.load_chat(self.chat_id) or Chat(id=self.chat_id, is_group=False)
 
     async def send(self, line: str) -> None:
-        """Handle one line: engine, then store, then print."""
+        await self._process(Text(actor=self.actor, text=line, at=datetime.now(UTC)))
+
+    async def _process(self, event: Event) -> None:
+        """Engine, then store, then print; a language-model request comes back as a new event."""
         chat = await self._chat()
-        outcome = self.engine.handle(chat, Text(actor=self.actor, text=line, at=datetime.now(UTC)))
+        outcome = self.engine.handle(chat, event)
         if outcome.changed:
             await self.store.save_chat(outcome.chat)
         for reply in outcome.replies:
             await self._show(outcome.chat, reply)
+            if reply.llm is not None and self.llm is not None:
+                await self._process(await fulfil(self.llm, reply.llm))
 
     async def greet(self, session_name: str | None) -> None:
         if session_name:

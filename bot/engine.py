@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Literal
 
 from bot.coach import Advice, Coach
 from bot.compass import Chat, Contribution, Participant, Pending, Role, Session, Suggestion, slugify
@@ -32,7 +33,7 @@ KIND_TO_SOORT: dict[SuggestionKind, str] = {
     "meetinstrumenten": "meetinstrument",
 }
 
-NAVIGATION = frozenset({"volgende", "terug", "overslaan", "stap", "stop", "document", "plaatje"})
+NAVIGATION = frozenset({"volgende", "terug", "overslaan", "stap", "stop", "document", "plaatje", "voorstel"})
 COMMANDS = (
     "start",
     "help",
@@ -98,7 +99,39 @@ class Joined:
     at: datetime
 
 
-Event = Text | Edit | Vote | Joined
+LLMKind = Literal["formulering", "samenvatting", "antwoord"]
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    """Work for the optional language model; the transport runs it and answers with a `Proposal`."""
+
+    kind: LLMKind
+    session_id: str | None
+    question: str | None
+    context: str
+    texts: tuple[str, ...] = ()
+    vraagstuk: str = ""
+    hits: tuple[SearchHit, ...] = ()
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What the model proposed; the engine shows it for the group to adopt or edit."""
+
+    request: LLMRequest
+    text: str
+    at: datetime
+    citations: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProposalFailed:
+    request: LLMRequest
+    at: datetime
+
+
+Event = Text | Edit | Vote | Joined | Proposal | ProposalFailed
 
 
 @dataclass(frozen=True)
@@ -125,6 +158,7 @@ class Reply:
     reaction: str | None = None
     export: tuple[str, ...] = ()
     private: bool = False
+    llm: LLMRequest | None = None
 
 
 @dataclass(frozen=True)
@@ -200,11 +234,13 @@ class Engine:
         bot_username: str | None = None,
         themes: Themes | None = None,
         coach: Coach | None = None,
+        llm_enabled: bool = False,
     ) -> None:
         self.flow = flow
         self.texts = texts
         self.themes = themes
         self.coach = coach
+        self.llm_enabled = llm_enabled
         self.knowledge = knowledge
         self.bot_username = bot_username
         self._handlers: dict[str, Callable[[_Turn, str], None]] = {
@@ -223,6 +259,9 @@ class Engine:
             "neem": self._cmd_adopt,
             "vergeet": self._cmd_forget,
             "mijngegevens": self._cmd_my_data,
+            "voorstel": self._cmd_propose,
+            "samenvatting": self._cmd_summary,
+            "vraag": self._cmd_ask_sources,
             "watwerkt": self._cmd_what_works,
             "meer": self._cmd_more,
             "stop": self._cmd_stop,
@@ -240,6 +279,10 @@ class Engine:
             self._on_edit(turn, event)
         elif isinstance(event, Vote):
             self._on_vote(turn, event)
+        elif isinstance(event, Proposal):
+            self._on_proposal(turn, event)
+        elif isinstance(event, ProposalFailed):
+            self._on_proposal_failed(turn, event)
         else:
             self._on_text(turn, event)
         if turn.changed and turn.session is not None:
@@ -1049,6 +1092,107 @@ class Engine:
         lines.append(self._t("mijngegevens_voet"))
         turn.say("\n".join(lines), private=True)
 
+    # ----------------------------------------------------------------- optional language model
+
+    def _llm_off(self, turn: _Turn) -> bool:
+        if not self.llm_enabled:
+            turn.say(self._t("llm_uit"))
+        return not self.llm_enabled
+
+    def _cmd_propose(self, turn: _Turn, _: str) -> None:
+        """Ask the model for a draft formulation from the answers so far (this question, else the one before)."""
+        session = self._require_session(turn)
+        if session is None or self._llm_off(turn):
+            return
+        if session.phase == "klaar":
+            turn.say(self._t("geen_open_vraag"))
+            return
+        question = self._question(session)
+        keys = self.flow.question_keys()
+        position = keys.index(question.sleutel)
+        texts = [c.text for c in session.live(question.sleutel)]
+        if not texts and position > 0:
+            texts = [c.text for c in session.live(keys[position - 1])]
+        if not texts:
+            turn.say(self._t("voorstel_geen_antwoorden"))
+            return
+        request = LLMRequest(
+            kind="formulering",
+            session_id=session.id,
+            question=question.sleutel,
+            context=self._fill(question.tekst, session),
+            texts=tuple(texts),
+            vraagstuk=session.vraagstuk,
+        )
+        turn.say(self._t("llm_bezig"), llm=request)
+
+    def _cmd_summary(self, turn: _Turn, _: str) -> None:
+        session = self._require_session(turn)
+        if session is None or self._llm_off(turn):
+            return
+        step = self.flow.step(session.step)
+        keys = {q.sleutel for q in step.vragen}
+        texts = [c.text for c in session.contributions if c.question in keys and not c.removed]
+        if not texts:
+            turn.say(self._t("voorstel_geen_antwoorden"))
+            return
+        request = LLMRequest(
+            kind="samenvatting", session_id=session.id, question=None, context=step.titel, texts=tuple(texts)
+        )
+        turn.say(self._t("llm_bezig"), llm=request)
+
+    def _cmd_ask_sources(self, turn: _Turn, arg: str) -> None:
+        """A free question answered from the knowledge base: by the model with citations, else as search results."""
+        if not arg:
+            turn.say(self._t("watwerkt_geen_vraag"))
+            return
+        if not self.llm_enabled:
+            self._cmd_what_works(turn, arg)
+            return
+        hits: list[SearchHit] = []
+        if self.knowledge is not None:
+            try:
+                hits = self.knowledge.search(arg, SEARCH_PAGE)
+            except Exception:
+                hits = []
+        if not hits:
+            turn.say(self._t("watwerkt_niets"))
+            return
+        session = turn.session
+        request = LLMRequest(
+            kind="antwoord", session_id=session.id if session else None, question=None, context=arg, hits=tuple(hits)
+        )
+        turn.say(self._t("llm_bezig"), llm=request)
+
+    def _on_proposal(self, turn: _Turn, event: Proposal) -> None:
+        request = event.request
+        text = clean_text(event.text)
+        if request.kind == "antwoord":
+            lines = [f"{_esc(text)}", "", self._t("bronnen_kop")]
+            lines += [
+                f"[{n}] {_esc(hit.titel)} – {_esc(hit.bron)}"
+                for n, hit in enumerate(request.hits, start=1)
+                if n in event.citations
+            ]
+            turn.say("\n".join(lines))
+            return
+        if request.kind == "samenvatting":
+            turn.say(self._t("samenvatting", stap=request.context, tekst=text))
+            return
+        session = turn.session
+        if session is None or session.id != request.session_id or session.phase == "klaar":
+            return
+        if self._question(session).sleutel != request.question:
+            return
+        session.pending.suggestions = [Suggestion(titel=text, bron="taalmodel", soort="voorstel")]
+        turn.changed = True
+        turn.say(self._t("voorstel", tekst=text), buttons=(Button("Neem over", "/neem 1"),))
+
+    def _on_proposal_failed(self, turn: _Turn, event: ProposalFailed) -> None:
+        turn.say(self._t("llm_mislukt"))
+        if event.request.kind == "antwoord":
+            self._cmd_what_works(turn, event.request.context)
+
     # ----------------------------------------------------------------- knowledge inside the flow
 
     def _suggest(self, turn: _Turn, kinds: tuple[SuggestionKind, ...], query: str) -> None:
@@ -1108,10 +1252,16 @@ class Engine:
             self._next_field(turn)
             return
         question = self._question(session)
+        if question.soort == "formulering" and not self._may_steer(turn):
+            turn.say(self._t("alleen_facilitator", actie="/neem"))
+            return
         contribution = self._add(turn, question.sleutel, chosen.titel, None)
         contribution.source = chosen.bron
         turn.say(self._t("suggestie_overgenomen", titel=chosen.titel))
-        if question.soort == "items":
+        if question.soort == "formulering":
+            self._agree(turn, question.sleutel, chosen.titel, [contribution.id])
+            self._advance(turn)
+        elif question.soort == "items":
             session.phase = "item"
             session.pending = Pending(item_id=contribution.id, field_index=0)
             self._ask_field(turn)

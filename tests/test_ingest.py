@@ -266,3 +266,54 @@ def test_crash_during_build_leaves_old_index_usable(
     names = [c.name for c in store.client().list_collections()]
     assert names == [store.read_manifest()["collection"]]  # type: ignore[index]
     assert len(loaded.documents) == 2
+
+
+# ---- command line ------------------------------------------------------------------------
+
+
+def test_cli_add_list_search_remove(docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    import typer
+    from typer.testing import CliRunner
+
+    from bot.knowledge.commands import kennis_app, watwerkt
+
+    app = typer.Typer()
+    app.add_typer(kennis_app, name="kennis")
+    app.command("watwerkt")(watwerkt)
+    folder = tmp_path / "kennis" / "interventies"
+    folder.mkdir(parents=True)
+    (folder / "zonnebloemtuin.md").write_text(ITEM, encoding="utf-8")
+    monkeypatch.setenv("KOMPAS_EMBEDDINGS", "none")
+    monkeypatch.setenv("KOMPAS_KNOWLEDGE_DIRS", str(tmp_path / "kennis"))
+    (docs / "leeg.txt").write_bytes(b"")
+    runner = CliRunner()
+
+    result = runner.invoke(app, ["kennis", "toevoegen", str(docs)])
+    assert result.exit_code == 1  # one bad file ...
+    assert "Toegevoegd:" in result.stdout and "leeg.txt: is leeg" in result.stderr  # ... the others went in
+    result = runner.invoke(app, ["kennis", "toevoegen", str(docs / "verslag.txt")])
+    assert result.exit_code == 0 and "Ongewijzigd" in result.stdout
+
+    result = runner.invoke(app, ["kennis", "lijst"])
+    assert result.exit_code == 0 and "Ingebouwde kennis: 1 items" in result.stdout and "toegevoegd" in result.stdout
+
+    result = runner.invoke(app, ["watwerkt", "--json", "-k", "2"], input="moestuin\nwachtlijst schulden\n")
+    assert result.exit_code == 0
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["query"] for line in lines] == ["moestuin", "wachtlijst schulden"]
+    first = lines[0]["results"][0]
+    assert first["titel"] == "Proefinterventie Zonnebloemtuin" and first["rank"] == 1
+    assert {"bron", "score", "soort", "themas", "beoordeling", "fragment"} <= set(first)
+    assert lines[1]["results"][0]["bron"].endswith("verslag.txt")
+
+    result = runner.invoke(app, ["watwerkt", "moestuin", "--soort", "meetinstrument"])
+    assert result.exit_code == 0 and "Niets gevonden" in result.stdout
+    assert runner.invoke(app, ["watwerkt", "x", "--thema", "onzin"]).exit_code == 2
+    assert runner.invoke(app, ["watwerkt"]).exit_code == 2
+
+    result = runner.invoke(app, ["kennis", "verwijderen", str(docs / "verslag.txt")])
+    assert result.exit_code == 0 and "Verwijderd" in result.stdout
+    result = runner.invoke(app, ["kennis", "verwijderen", str(docs / "verslag.txt")])
+    assert result.exit_code == 1 and "staat niet in de kennisbank" in result.stderr

@@ -231,3 +231,24 @@ def test_seed_passages_on_result_versus_outcome(seed_kb: KnowledgeBase, question
     key_positions = {str(c.position) for c in seed_kb.index.chunks if c.soort == "document" and c.body in key}
     assert top & key_positions
     assert all(h.bron == str(SEED.resolve()) for h in hits if h.soort == "document")
+
+
+# ---- embeddings --------------------------------------------------------------------------
+
+
+def test_embedding_choice_and_cache(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import numpy as np
+
+    from bot.knowledge.embeddings import EmbeddingCache, make_embeddings
+
+    assert make_embeddings(Settings(home=tmp_path, embeddings="none")) is None
+    assert make_embeddings(Settings(home=tmp_path, embeddings="iets-vreemds")) is None
+    assert "KOMPAS_EMBEDDINGS" in caplog.text
+
+    cache = EmbeddingCache(tmp_path / "cache.npz")
+    cache.put("tekst", np.ones(4, dtype=np.float32))
+    cache.save()
+    again = EmbeddingCache(tmp_path / "cache.npz")
+    assert len(again) == 1 and again.get("tekst") is not None and again.get("anders") is None
+    (tmp_path / "kapot.npz").write_bytes(b"geen npz")
+    assert len(EmbeddingCache(tmp_path / "kapot.npz")) == 0

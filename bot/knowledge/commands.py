@@ -177,7 +177,9 @@ def lijst() -> None:
     if not entries:
         _out.print("Nog geen eigen documenten. Voeg ze toe met: kompas kennis toevoegen PAD")
         return
-    table = Table("Bestand", "Titel", "Stukken", "Toegevoegd", "Herkomst", show_lines=False)
+    table = Table(show_lines=False)
+    for header in ("Bestand", "Titel", "Stukken", "Toegevoegd", "Herkomst"):
+        table.add_column(header, overflow="fold")
     for entry in entries:
         record = entry.record
         table.add_row(
