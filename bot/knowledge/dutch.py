@@ -76,6 +76,8 @@ _MIN_REST = 6  # shortest known first part and unknown rest in `_partial_split`
 _WORD_RE = re.compile(r"[a-z0-9]+")
 _AGE_RE = re.compile(r"\b(\d{2})\s*(?:\+|-?\s*plus)(?:s?ers?|sers?)?(?![a-z0-9])")
 _VOWELS = frozenset("aeiouy")
+# Snowball 3 (PyStemmer 3) calls the classic algorithm "dutch_porter"; before that it was "dutch".
+_STEMMER = "dutch_porter" if "dutch_porter" in Stemmer.algorithms() else "dutch"
 
 
 class SynonymFileError(ValueError):
@@ -182,7 +184,7 @@ class DutchAnalyzer:
         self.lexicon = lexicon
         self.vocabulary: frozenset[str] = frozenset(vocabulary)
         self._parts = self.vocabulary | lexicon.word_parts
-        self._stemmer = Stemmer.Stemmer("dutch_porter")
+        self._stemmer = Stemmer.Stemmer(_STEMMER)
         self._word_cache: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._single: dict[str, set[str]] = {}
         # Phrases match on the stems of their content words; a phrase that is mostly stop

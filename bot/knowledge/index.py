@@ -74,6 +74,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 INDEX_FORMAT = 1
 COLLECTION_PREFIX = "kompas-"
@@ -417,7 +418,7 @@ class IndexStore:
                 progress("lezen", len(files), len(files))
             if not changed and current is not None:
                 return current, report
-            loaded, built = self._build(documents, progress=progress, read_folders_docs=False)
+            loaded, built = self._build(documents, progress=progress)
             built.added, built.replaced, built.unchanged = report.added, report.replaced, report.unchanged
             built.problems = report.problems + built.problems
             return loaded, built
@@ -431,7 +432,7 @@ class IndexStore:
             if key is None:
                 return current, None
             del documents[key]
-            loaded, _ = self._build(documents, read_folders_docs=False, skip={key})
+            loaded, _ = self._build(documents, skip={key})
             return loaded, key
 
     def _stored_documents(self) -> dict[str, DocumentEntry]:
@@ -450,11 +451,10 @@ class IndexStore:
         documents: dict[str, DocumentEntry],
         report: BuildReport,
         *,
-        read_docs: bool,
         skip: set[str],
         progress: Progress | None,
     ) -> list[KnowledgeItem]:
-        """Corpus items of the knowledge folders; their documents are (re)read into `documents`."""
+        """Corpus items of the knowledge folders; their new or changed documents are read into `documents`."""
         files, _ = expand_paths([f for f in self.folders if f.is_dir()])
         roots = [f.resolve() for f in self.folders if f.is_dir()]
         items: list[KnowledgeItem] = []
@@ -467,8 +467,9 @@ class IndexStore:
                 root = next((r for r in roots if path.is_relative_to(r)), None)
                 try:
                     item = parse_item(path, root=root)
-                except CorpusError as exc:
-                    report.problems.append((str(path), str(exc)))
+                except CorpusError as exc:  # its lines start with the file name; keep only the reasons
+                    reasons = "; ".join(line.partition(": ")[2] or line for line in exc.problems)
+                    report.problems.append((str(path), reasons))
                     continue
                 key = item_id(item)
                 if key in seen_ids:
@@ -484,8 +485,6 @@ class IndexStore:
             if key in skip:
                 continue
             old = documents.get(key)
-            if old is not None and not read_docs:
-                continue
             try:
                 if old is not None and old.record.content_hash == file_hash(path):
                     documents[key] = DocumentEntry(old.record, "kennismap")
@@ -503,16 +502,13 @@ class IndexStore:
         documents: dict[str, DocumentEntry],
         *,
         progress: Progress | None = None,
-        read_folders_docs: bool = True,
         skip: set[str] | None = None,
     ) -> tuple[LoadedIndex, BuildReport]:
         started = dt.datetime.now()
         report = BuildReport()
         documents = dict(documents)
         fingerprint = self.fingerprint()
-        items = self._scan_folders(
-            documents, report, read_docs=read_folders_docs, skip=skip or set(), progress=progress
-        )
+        items = self._scan_folders(documents, report, skip=skip or set(), progress=progress)
         chunks = [item_chunk(i) for i in items]
         for key in sorted(documents):
             chunks += document_chunks(documents[key].record)
@@ -623,7 +619,7 @@ class IndexStore:
         for path in self.root.iterdir():
             if path.is_dir() and path.name != generation and not path.name.startswith("."):
                 shutil.rmtree(path, ignore_errors=True)
-        if self.embeddings is None and not (self.settings.chroma_path.exists() or self.settings.chroma_url):
+        if self.embeddings is None:  # lexical only: leave any vector store alone
             return
         collection = keep.get("collection") if keep else None
         try:
