@@ -22,6 +22,7 @@ from bot.document.export import FORMATS, ExportError, console_exporter, export_s
 from bot.engine import Actor, progress
 from bot.flows import FlowError, load_flow, load_texts, load_themes
 from bot.knowledge.commands import kennis_app, watwerkt
+from bot.knowledge.corpus import CorpusError, load_corpus
 from bot.llm import load_prompts
 from bot.store import Store, StoreError
 
@@ -32,8 +33,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-app.add_typer(kennis_app, name="kennis")
-app.command("watwerkt")(watwerkt)
 
 
 def run(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -129,19 +128,24 @@ def export(
 
 @app.command()
 def controleer() -> None:
-    """Controleer de inhoudsbestanden (flows/) op fouten."""
-    folder = Settings().effective_flows_dir
+    """Controleer de inhoudsbestanden (flows/, prompts/, knowledge/) op fouten."""
+    settings = Settings()
+    folder = settings.effective_flows_dir
     try:
         flow = load_flow(folder / "kompas.yaml")
         load_texts(folder / "teksten.yaml")
         load_themes(folder / "themas.yaml")
         load_coach(folder / "coaching.yaml", flow)
-        load_prompts(content_dir("prompts"))
-    except FlowError as exc:
+        prompts = load_prompts(content_dir("prompts"))
+        items = load_corpus(settings.effective_knowledge_dirs)
+    except (FlowError, CorpusError) as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(2) from None
-    questions = len(flow.question_keys())
-    Console().print(f"In orde: {len(flow.stappen)} stappen, {questions} vragen.", markup=False)
+    Console().print(
+        f"In orde: {len(flow.stappen)} stappen met {len(flow.question_keys())} vragen, "
+        f"{len(prompts)} prompts, {len(items)} items in de kennisbank.",
+        markup=False,
+    )
 
 
 @app.command()
@@ -189,6 +193,10 @@ async def _telegram(webhook: str | None, port: int, alle_berichten: bool | None)
             await bot.run_polling(stop)
     finally:
         await bot.close()
+
+
+app.command("watwerkt")(watwerkt)
+app.add_typer(kennis_app, name="kennis")
 
 
 def main() -> None:
