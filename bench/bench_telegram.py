@@ -209,11 +209,6 @@ async def main(args: argparse.Namespace) -> int:
             await asyncio.sleep(0.05)
         light = await latency(api, probe, args.latency_turns)
         cpu_before = process_cpu(bot.pid)
-        if os.environ.get("BENCH_SPY"):
-            spy = await asyncio.create_subprocess_exec(
-                os.environ["BENCH_SPY"], "record", "-p", str(bot.pid), "-o", "/tmp/tg/spy.txt", "-f", "raw", "-d", "8",
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-            )
         heavy = await throughput(api, probe, args.chats, args.answers)
         heavy["cpu"] = process_cpu(bot.pid) - cpu_before
     finally:
@@ -223,7 +218,8 @@ async def main(args: argparse.Namespace) -> int:
     problems = await cross_talk(api, probe, database, heavy["rooms"], args.answers)
 
     print()
-    print(f"Latentie bij lage belasting (1 groep, {len(light['answer'])} antwoorden, {len(light['watwerkt'])} zoekvragen)")
+    counts = f"{len(light['answer'])} antwoorden, {len(light['watwerkt'])} zoekvragen"
+    print(f"Latentie bij lage belasting (1 groep, {counts})")
     for kind, values in light.items():
         print(f"  {kind:9s} p50 {ms(statistics.median(values))}  p95 {ms(percentile(values, 0.95))}")
     rate = heavy["turns"] / heavy["elapsed"]

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKeyConstraint, String, Table, Text, event, select
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKeyConstraint, String, Text, event, select, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -329,23 +330,24 @@ class Store:
 
     async def close_poll(self, poll_id: str) -> None:
         async with self._sessions.begin() as db:
-            await db.execute(PollRow.__table__.update().where(PollRow.poll_id == poll_id).values(closed=True))
+            await db.execute(update(PollRow).where(PollRow.poll_id == poll_id).values(closed=True))
 
     async def move_polls(self, old_id: str, new_id: str) -> None:
         """Polls follow their chat to its new id (see `move_chat`)."""
         async with self._sessions.begin() as db:
-            await db.execute(PollRow.__table__.update().where(PollRow.chat_id == old_id).values(chat_id=new_id))
+            await db.execute(update(PollRow).where(PollRow.chat_id == old_id).values(chat_id=new_id))
 
 
-def _upsert(dialect: str, table: Table, keys: tuple[str, ...]) -> Executable:
+def _upsert(dialect: str, table: Any, keys: tuple[str, ...]) -> Executable:
     """INSERT ... ON CONFLICT DO UPDATE (SQLite, PostgreSQL); markers are only inserted once."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        statement: Any = postgresql.insert(table)
     elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        statement = sqlite.insert(table)
     else:  # pragma: no cover - other databases are not supported by the store
         raise StoreError(f"Database {dialect} wordt niet ondersteund.")
-    statement = dialect_insert(table)
     if table.name == ProcessedEventRow.__tablename__:
         return statement.on_conflict_do_nothing(index_elements=list(keys))
     updates = {column.name: statement.excluded[column.name] for column in table.columns if column.name not in keys}

@@ -268,6 +268,25 @@ def test_crash_during_build_leaves_old_index_usable(
     assert len(loaded.documents) == 2
 
 
+def test_first_build_tells_the_user_once_without_log_noise(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    folder = tmp_path / "kennis"
+    folder.mkdir()
+    (folder / "zonnebloemtuin.md").write_text(ITEM, encoding="utf-8")
+    logging.getLogger("bm25s").setLevel(logging.DEBUG)  # what bm25s itself sets on import
+    caplog.set_level(logging.DEBUG)
+    kb = _store(tmp_path / "home", [folder])
+    assert kb.search("moestuin", 1)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["De zoekindex wordt voor het eerst opgebouwd, een ogenblik geduld..."]
+    assert not [r for r in caplog.records if r.name.startswith("bm25s") or r.levelno >= logging.WARNING]
+    _store(tmp_path / "home", [folder])  # current index: nothing to tell
+    assert capsys.readouterr().err == ""
+
+
 # ---- command line ------------------------------------------------------------------------
 
 

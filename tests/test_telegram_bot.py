@@ -113,7 +113,12 @@ async def start_bot(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StartBot]:
     servers: list[FakeBotApi] = []
 
     async def start(
-        *, api: FakeBotApi | None = None, all_messages: bool = False, rate_limit: bool = False, **api_options: Any
+        *,
+        api: FakeBotApi | None = None,
+        all_messages: bool = False,
+        rate_limit: bool = False,
+        real_exports: bool = False,
+        **api_options: Any,
     ) -> Harness:
         if api is None:
             api = await FakeBotApi(**api_options).start()
@@ -121,7 +126,8 @@ async def start_bot(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StartBot]:
         monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
         monkeypatch.setenv("TELEGRAM_API_BASE_URL", api.base_url)
         options = TelegramOptions(all_messages=all_messages, rate_limit=rate_limit, poll_timeout=5)
-        bot = await TelegramBot.open(Settings(), options, knowledge=FakeKnowledge(), exporter=fake_exporter)
+        exporter = None if real_exports else fake_exporter
+        bot = await TelegramBot.open(Settings(), options, knowledge=FakeKnowledge(), exporter=exporter)
         stop = asyncio.Event()
         harness = Harness(api, bot, stop, asyncio.create_task(bot.run_polling(stop)))
         running.append(harness)
@@ -388,6 +394,20 @@ async def test_private_solo_session(start_bot: StartBot) -> None:
     assert api.sent("sendPoll") == [] and api.sent("getChatAdministrators") == []
     data = texts_of(await h.say(me, FATIMA, "/mijngegevens"))
     assert "Wat Kompasbot over jou bewaart" in data
+
+
+async def test_exports_with_the_real_renderers(start_bot: StartBot) -> None:
+    h = await start_bot(real_exports=True)
+    me = private(PIETER)
+    await h.say(me, PIETER, "/kompas armoede")
+    await h.say(me, PIETER, "Niet mee kunnen doen door geldgebrek")
+    exported = await h.say(me, PIETER, "/document")
+    documents = [c.files["document"] for c in exported if c.method == "sendDocument"]
+    assert [name.rsplit(".", 1)[1] for name, _ in documents] == ["pdf", "docx"]
+    assert all(size > 1000 for _, size in documents)
+    picture = await h.say(me, PIETER, "/plaatje")
+    photos = [c.files["photo"] for c in picture if c.method == "sendPhoto"]
+    assert len(photos) == 1 and photos[0][0].endswith(".png") and photos[0][1] > 1000
 
 
 async def test_private_reply_from_a_group(start_bot: StartBot) -> None:

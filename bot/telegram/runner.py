@@ -30,7 +30,7 @@ from bot.knowledge.search import KnowledgeSearch
 from bot.store import EventKey
 from bot.telegram.handlers import SOURCE, Exporter, TelegramBridge, check_texts, document_exporter
 from bot.telegram.menu import set_commands
-from bot.telegram.network import RetryingRequest, install_token_redaction
+from bot.telegram.network import AiohttpRequest, install_token_redaction
 from bot.telegram.settings import TelegramConfigError, TelegramOptions, api_base_url, check_token, file_base_url
 
 log = logging.getLogger(__name__)
@@ -42,18 +42,16 @@ MAX_BACKOFF = 30.0
 
 def build_application(token: str, base_url: str, options: TelegramOptions) -> Application:  # type: ignore[type-arg]
     """A PTB application without Updater: this module fetches and confirms updates itself."""
-    request = RetryingRequest(
+    request = AiohttpRequest(
+        connections=options.connections,
         attempts=options.http_attempts,
         retry_429=not options.rate_limit,
-        connection_pool_size=options.connections,
-        pool_timeout=30.0,
-        connect_timeout=10.0,
         read_timeout=20.0,
-        write_timeout=30.0,
-        media_write_timeout=60.0,
+        connect_timeout=10.0,
+        pool_timeout=30.0,
     )
     # getUpdates errors are retried by the loop itself (with backoff), so one attempt here.
-    updates_request = RetryingRequest(attempts=1, connection_pool_size=2, read_timeout=10.0, connect_timeout=10.0)
+    updates_request = AiohttpRequest(connections=1, attempts=1, read_timeout=10.0)
     builder: ApplicationBuilder = (  # type: ignore[type-arg]
         Application.builder()
         .token(token)
@@ -68,6 +66,13 @@ def build_application(token: str, base_url: str, options: TelegramOptions) -> Ap
         # About 30 messages a second overall and 20 a minute per group; a 429 pauses all calls.
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
     return builder.build()
+
+
+async def _close_requests(application: Application) -> None:  # type: ignore[type-arg]
+    """After a failed `initialize()` PTB does not shut its requests down; close their sessions."""
+    for request in (application.bot.request, getattr(application.bot, "_request", (None,))[0]):
+        if isinstance(request, AiohttpRequest):
+            await request.shutdown()
 
 
 class ChatLocks:
@@ -159,10 +164,12 @@ class TelegramBot:
         try:
             await application.initialize()
         except InvalidToken:
+            await _close_requests(application)
             raise TelegramConfigError(
                 "Telegram kent dit token niet. Controleer TELEGRAM_BOT_TOKEN (of vraag een nieuw token bij @BotFather)."
             ) from None
         except (NetworkError, TimedOut) as exc:
+            await _close_requests(application)
             server = base_url.split("/bot")[0]
             raise TelegramConfigError(
                 f"Ik kan de Telegram-server ({server}) niet bereiken: {exc.__class__.__name__}. "
@@ -181,7 +188,9 @@ class TelegramBot:
                 "de bot geen beheerder is, ziet hij alleen commando's en antwoorden op zijn eigen berichten."
             )
         exporter = exporter or document_exporter(kompas.flow)
-        bridge = TelegramBridge(kompas.engine, kompas.store, kompas.texts, options, bot_id=me.id, exporter=exporter)
+        bridge = TelegramBridge(
+            kompas.engine, kompas.store, kompas.texts, options, bot_id=me.id, exporter=exporter, llm=kompas.llm
+        )
         bridge.install(application)
         return cls(application, bridge, kompas, options)
 

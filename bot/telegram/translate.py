@@ -28,7 +28,7 @@ from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Mes
 from telegram.constants import ChatType
 
 from bot.compass import Chat
-from bot.engine import NAVIGATION, Actor, Button, Outcome, Reply, parse_command
+from bot.engine import NAVIGATION, Actor, Button, LLMRequest, Outcome, Reply, parse_command
 
 MAX_MESSAGE = 4096
 MAX_CALLBACK_DATA = 64
@@ -364,12 +364,26 @@ class SendPrivate:
     reply_to: int | None = None
 
 
-Action = SendText | React | Toast | SendPoll | StopPoll | SendExport | SendPrivate
+@dataclass(frozen=True)
+class AskModel:
+    """Work for the optional language model; its answer returns to the engine as a new event."""
+
+    request: LLMRequest
+
+
+Action = SendText | React | Toast | SendPoll | StopPoll | SendExport | SendPrivate | AskModel
 
 
 def _simple(reply: Reply) -> bool:
     return not (
-        reply.buttons or reply.asks or reply.poll or reply.close_poll or reply.export or reply.reaction or reply.private
+        reply.buttons
+        or reply.asks
+        or reply.poll
+        or reply.close_poll
+        or reply.export
+        or reply.reaction
+        or reply.private
+        or reply.llm
     )
 
 
@@ -421,6 +435,8 @@ def plan(outcome: Outcome, *, group: bool, origin: Origin, placeholder: str = ""
         if reply.poll is not None and group and len(reply.poll.options) in POLL_OPTIONS:
             actions.append(SendPoll(reply.poll.question, reply.poll.options))
         actions += [SendExport(fmt) for fmt in reply.export]
+        if reply.llm is not None:
+            actions.append(AskModel(reply.llm))
     return _coalesce(actions)
 
 
