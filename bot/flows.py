@@ -250,13 +250,18 @@ def _validation_message(path: Path, error: ValidationError, data: object) -> str
     return "\n".join(lines)
 
 
-def _read_yaml(path: Path) -> object:
+def read_content_file(path: Path) -> str:
+    """A content file as text; a missing or unreadable file becomes a `FlowError` naming it."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FlowError(f"{path}: bestand niet gevonden") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise FlowError(f"{path}: kan het bestand niet lezen ({exc})") from None
+
+
+def _read_yaml(path: Path) -> object:
+    text = read_content_file(path)
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -29,7 +29,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from bot.config import Settings
 from bot.content import content_dir
-from bot.flows import FlowError
+from bot.flows import FlowError, read_content_file
 from bot.knowledge.search import SearchHit
 
 Reason = Literal["configuratie", "timeout", "fout", "ongeldig", "geen_bron"]
@@ -97,12 +97,7 @@ class _FrontMatter(BaseModel):
 
 
 def _parse_prompt(path: Path) -> Prompt:
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FlowError(f"{path}: bestand niet gevonden") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FlowError(f"{path}: kan het bestand niet lezen ({exc})") from None
+    raw = read_content_file(path)
     match = re.match(r"\A---\n(.*?)\n---\n(.*)\Z", raw, re.DOTALL)
     if not match:
         raise FlowError(f"{path}: begin met een kop tussen twee regels '---' (naam, versie)")
