@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from bot.coach import load_coach
 from bot.config import Settings
 from bot.content import content_dir
-from bot.engine import Engine, LLMRequest, Proposal, ProposalFailed
+from bot.engine import Engine
+from bot.events import LLMRequest, Proposal, ProposalFailed
 from bot.flows import Flow, Texts, load_flow, load_texts, load_themes
 from bot.knowledge.search import KnowledgeSearch, SearchHit
 from bot.llm import LLMService, LLMUnavailable, load_prompts, make_chat_model

@@ -19,7 +19,8 @@ from bot.config import Settings
 from bot.console import ConsoleChat, stdin_lines
 from bot.content import content_dir
 from bot.document.export import FORMATS, ExportError, console_exporter, export_session
-from bot.engine import Actor, progress
+from bot.engine import progress
+from bot.events import Actor
 from bot.flows import FlowError, load_flow, load_texts, load_themes
 from bot.knowledge.commands import kennis_app, watwerkt
 from bot.knowledge.corpus import CorpusError, load_corpus

@@ -19,7 +19,8 @@ from rich.markup import escape
 
 from bot.app import fulfil
 from bot.compass import Chat
-from bot.engine import Actor, Engine, Event, Reply, Text
+from bot.engine import Engine
+from bot.events import Actor, Event, Reply, Text
 from bot.llm import LLMService
 from bot.store import Store
 

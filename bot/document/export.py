@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.console import Exporter
 from bot.document.model import CompassDocument, compile_document
 from bot.document.outline import local
-from bot.engine import Reply
+from bot.events import Reply
 from bot.flows import Flow, load_flow
 from bot.store import Store
 

@@ -38,7 +38,8 @@ from telegram.ext import (
 
 from bot.app import fulfil
 from bot.compass import Chat
-from bot.engine import Edit, Engine, Event, Joined, Outcome, Text, Vote
+from bot.engine import Engine
+from bot.events import Edit, Event, Joined, Outcome, Text, Vote
 from bot.flows import Flow, FlowError, Texts
 from bot.llm import LLMService
 from bot.store import EventKey, Store

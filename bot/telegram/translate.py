@@ -28,7 +28,8 @@ from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Mes
 from telegram.constants import ChatType
 
 from bot.compass import Chat
-from bot.engine import NAVIGATION, Actor, Button, LLMRequest, Outcome, Reply, parse_command
+from bot.engine import NAVIGATION
+from bot.events import Actor, Button, LLMRequest, Outcome, Reply, parse_command
 
 MAX_MESSAGE = 4096
 MAX_CALLBACK_DATA = 64
