@@ -1,9 +1,10 @@
 """`kompas kennis ...` and `kompas watwerkt`: the command line of the knowledge base.
 
 `kennis_app` (a typer app) has the commands ``toevoegen PAD...``, ``verwijderen PAD``,
-``lijst``, ``index``, ``vectoren`` (regenerate the shipped corpus vectors) and ``evalueer``; `watwerkt` is a plain function the main app
-registers as a command. Messages are Dutch; problems end with exit code 1 (something
-went wrong) or 2 (wrong use), never with a traceback. Progress and notices go to stderr,
+``lijst``, ``index``, ``vectoren`` (regenerate the shipped vectors of the built-in corpus)
+and ``evalueer``; `watwerkt` is a plain function the main app registers as a command.
+Messages are Dutch; problems end with exit code 1 (something went wrong) or 2 (wrong
+use), never with a traceback. Progress and notices go to stderr,
 so ``--json`` output on stdout stays clean.
 """
 

@@ -14,6 +14,12 @@
 6. add one group term (``~eenzaamheid``) for every synonym group a word or phrase belongs
    to, so ``vereenzaming`` meets ``eenzaamheid`` and ``senioren`` meets ``ouderen``.
 
+For query words that match nothing in the index (a typo, a diminutive, an unknown
+compound or loanword) there are two fallbacks, used by the index's query analysis:
+`diminutive_base` (``klusjes`` -> ``klus``) and `SimilarWords`, which finds indexed words
+that share most letter trigrams (``budgetcurus`` -> ``budgetcursus``,
+``geluidsoverlast`` -> ``overlast``).
+
 The synonym groups and the extra word parts live in ``knowledge/synoniemen.yaml``, a file
 meant to be edited by non-programmers; `load_lexicon` validates it and names the file in
 every error.
@@ -37,8 +43,10 @@ __all__ = [
     "STOP_WORDS",
     "DutchAnalyzer",
     "Lexicon",
+    "SimilarWords",
     "SynonymFileError",
     "default_lexicon_path",
+    "diminutive_base",
     "fold",
     "load_lexicon",
     "plain_tokens",
@@ -155,6 +163,60 @@ def plain_tokens(text: str) -> list[str]:
     return [t for t in (w.strip(".,;:!?()[]\"'") for w in text.lower().split()) if t]
 
 
+_DIMINUTIVES = ("etjes", "etje", "tjes", "tje", "pjes", "pje", "jes", "je")
+
+
+def diminutive_base(word: str) -> str | None:
+    """The word without its diminutive ending (``klusjes`` -> ``klus``), or None.
+
+    Only a guess: the caller checks that the base is a known word. ``-etje`` drops the
+    doubled consonant too (``balletje`` -> ``bal``)."""
+    for suffix in _DIMINUTIVES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            base = word[: -len(suffix)]
+            if suffix.startswith("e") and len(base) >= 4 and base[-1] == base[-2]:
+                base = base[:-1]
+            return base
+    return None
+
+
+def _trigrams(word: str) -> frozenset[str]:
+    padded = f"<{word}>"
+    return frozenset(padded[i : i + 3] for i in range(len(padded) - 2))
+
+
+class SimilarWords:
+    """Finds words of a vocabulary that look like a given word (Dice overlap of letter trigrams).
+
+    Catches typos (``eenzaamhied`` -> ``eenzaamheid``), inflected or compound forms of
+    indexed words (``geluidsoverlast`` -> ``overlast``, ``belcirkel`` -> ``cirkel``). Built
+    once per index generation; a lookup touches only words sharing a trigram.
+    """
+
+    def __init__(self, vocabulary: Iterable[str]) -> None:
+        self._words = sorted(set(vocabulary))
+        self._grams = [_trigrams(w) for w in self._words]
+        self._postings: dict[str, list[int]] = {}
+        for number, grams in enumerate(self._grams):
+            for gram in grams:
+                self._postings.setdefault(gram, []).append(number)
+
+    def similar(self, word: str, limit: int = 2, threshold: float = 0.5) -> list[tuple[str, float]]:
+        """Up to `limit` words with Dice similarity >= `threshold`, best first (ties: alphabetical)."""
+        grams = _trigrams(word)
+        shared: dict[int, int] = {}
+        for gram in grams:
+            for number in self._postings.get(gram, ()):
+                shared[number] = shared.get(number, 0) + 1
+        scored = [
+            (2 * count / (len(grams) + len(self._grams[number])), self._words[number])
+            for number, count in shared.items()
+            if self._words[number] != word
+        ]
+        scored.sort(key=lambda pair: (-pair[0], pair[1]))
+        return [(w, score) for score, w in scored[:limit] if score >= threshold]
+
+
 def _normalise_stem(stem: str) -> str:
     """Even out Dutch spelling alternations the stemmer leaves behind.
 
@@ -191,8 +253,11 @@ class DutchAnalyzer:
         # words ("mee doen") matches on all its words instead, so it does not shrink to one.
         self._phrases: dict[str, list[tuple[tuple[str, ...], str]]] = {}
         self._full_phrases: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        self.group_names: dict[str, str] = {}
+        """Group term -> the group's name as written in the synonym file (``huiselijk_geweld``)."""
         for group, terms in lexicon.groups.items():
             token = GROUP_PREFIX + "".join(words(group))
+            self.group_names[token] = group
             for term in terms:
                 all_words = words(term)
                 stems = tuple(self._stem(w) for w in all_words if w not in STOP_WORDS)

@@ -10,7 +10,13 @@ corpus:
 
 ``BM25 NL`` (the Dutch lexical side alone) is shown too, for insight.
 
-Metrics, averaged per group and overall:
+The main set is split once into two halves (``deel: afstemming`` / ``deel: controle``,
+per group half and half, rule in the file's header): tune on the first, and accept a
+change only if the second improves too. ``bench/watwerkt_queries_extra.yaml`` is a second
+set in the words of real users (short keywords, typos, loanwords, unknown compounds),
+written before further tuning; evaluate it with ``--vragen``.
+
+Metrics, averaged per group, per half and overall:
 
 * recall@5 - relevant items (grade >= 2) in the top 5, divided by min(5, number relevant);
 * kern@5 - the same for the essential items only (the query's highest grade, normally 3:
@@ -18,7 +24,7 @@ Metrics, averaged per group and overall:
 * MRR@10 - 1 / rank of the first relevant item (grade >= 2) in the top 10, else 0;
 * nDCG@5 - graded: gain 2^grade - 1, log2 discount, ideal order from all labels.
 
-Run: ``python -m bot.knowledge.evaluation`` or ``kompas kennis evalueer``.
+Run: ``python -m bot.knowledge.evaluation`` or ``kompas kennis evalueer [--vragen PAD]``.
 """
 
 from __future__ import annotations

