@@ -21,12 +21,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import signal
 import statistics
 import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -182,9 +184,47 @@ def prepare_index(home: Path) -> None:
     print(f"wat-werkt-index klaar ({time.perf_counter() - started:.1f} s)", flush=True)
 
 
-async def main(args: argparse.Namespace) -> int:
-    home = Path(args.home).expanduser()
-    prepare_index(home)
+@dataclass
+class TelegramRun:
+    """What one run measured (seconds; see `report` for the printed form)."""
+
+    answer: list[float]
+    watwerkt: list[float]
+    chats: int
+    answers: int
+    turns: int
+    elapsed: float
+    sends: int
+    cpu: float
+    latencies: list[float]
+    peak_rss_mb: float
+    problems: list[str]
+    returncode: int | None
+    stderr: str
+
+    @property
+    def turns_per_second(self) -> float:
+        return self.turns / self.elapsed
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The highest resident memory of a running process so far (Linux /proc, VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def measure(
+    home: Path,
+    *,
+    chats: int = 500,
+    answers: int = 10,
+    latency_turns: int = 200,
+    concurrency: int = 64,
+    profile: str | None = None,
+) -> TelegramRun:
+    """One run: a fresh `kompas telegram` process and database, light-load latency, then throughput."""
     work = Path(tempfile.mkdtemp(prefix="kompas-bench-"))
     database = f"sqlite+aiosqlite:///{work / 'bench.db'}"
     api = await FakeBotApi().start()
@@ -196,46 +236,82 @@ async def main(args: argparse.Namespace) -> int:
         "TELEGRAM_API_BASE_URL": api.base_url,
         "KOMPAS_TELEGRAM_RATE_LIMIT": "false",
         "KOMPAS_TELEGRAM_POLL_TIMEOUT": "10",
-        "KOMPAS_TELEGRAM_MAX_CONCURRENT_CHATS": str(args.concurrency),
+        "KOMPAS_TELEGRAM_MAX_CONCURRENT_CHATS": str(concurrency),
     }
     kompas = Path(sys.executable).with_name("kompas")
     command = [str(kompas), "telegram"]
-    if args.profile:
-        command = [sys.executable, "-m", "cProfile", "-o", args.profile, *command]
+    if profile:
+        command = [sys.executable, "-m", "cProfile", "-o", profile, *command]
     bot = await asyncio.create_subprocess_exec(*command, env=env, stderr=asyncio.subprocess.PIPE)
     probe = Probe(api)
+    peak = float("nan")
     try:
         while not api.sent("setMyCommands"):
             await asyncio.sleep(0.05)
-        light = await latency(api, probe, args.latency_turns)
+        light = await latency(api, probe, latency_turns)
         cpu_before = process_cpu(bot.pid)
-        heavy = await throughput(api, probe, args.chats, args.answers)
+        heavy = await throughput(api, probe, chats, answers)
         heavy["cpu"] = process_cpu(bot.pid) - cpu_before
+        peak = peak_rss_mb(bot.pid)
     finally:
         bot.send_signal(signal.SIGTERM)
         _, stderr = await bot.communicate()
         await api.stop()
-    problems = await cross_talk(api, probe, database, heavy["rooms"], args.answers)
+    problems = await cross_talk(api, probe, database, heavy["rooms"], answers)
+    shutil.rmtree(work, ignore_errors=True)
+    return TelegramRun(
+        answer=light["answer"],
+        watwerkt=light["watwerkt"],
+        chats=chats,
+        answers=answers,
+        turns=heavy["turns"],
+        elapsed=heavy["elapsed"],
+        sends=heavy["sends"],
+        cpu=heavy["cpu"],
+        latencies=heavy["latencies"],
+        peak_rss_mb=peak,
+        problems=problems,
+        returncode=bot.returncode,
+        stderr=stderr.decode(errors="replace"),
+    )
 
+
+def report(run: TelegramRun) -> None:
     print()
-    counts = f"{len(light['answer'])} antwoorden, {len(light['watwerkt'])} zoekvragen"
+    counts = f"{len(run.answer)} antwoorden, {len(run.watwerkt)} zoekvragen"
     print(f"Latentie bij lage belasting (1 groep, {counts})")
-    for kind, values in light.items():
+    for kind, values in (("answer", run.answer), ("watwerkt", run.watwerkt)):
         print(f"  {kind:9s} p50 {ms(statistics.median(values))}  p95 {ms(percentile(values, 0.95))}")
-    rate = heavy["turns"] / heavy["elapsed"]
-    sends = heavy["sends"] / heavy["elapsed"]
-    print(f"Doorvoer: {args.chats} groepen tegelijk x {args.answers} antwoorden (rate limiter uit)")
-    print(f"  {heavy['turns']} beurten in {heavy['elapsed']:.2f} s = {rate:.0f} beurten/s, {sends:.0f} berichten/s")
+    sends = run.sends / run.elapsed
+    print(f"Doorvoer: {run.chats} groepen tegelijk x {run.answers} antwoorden (rate limiter uit)")
+    print(
+        f"  {run.turns} beurten in {run.elapsed:.2f} s = {run.turns_per_second:.0f} beurten/s, {sends:.0f} berichten/s"
+    )
     print(f"  ({sends / 30:.1f}x Telegrams globale limiet van 30 berichten/s)")
-    print(f"  CPU van het botproces: {heavy['cpu'] / heavy['turns'] * 1000:.1f} ms per beurt")
-    values = heavy["latencies"]
+    print(f"  CPU van het botproces: {run.cpu / run.turns * 1000:.1f} ms per beurt")
+    values = run.latencies
     print(f"  latentie onder belasting p50 {ms(statistics.median(values))}  p95 {ms(percentile(values, 0.95))}")
-    print(f"Overspraak tussen chats: {'geen' if not problems else len(problems)}")
-    for problem in problems[:10]:
+    print(f"  piekgeheugen van het botproces: {run.peak_rss_mb:.0f} MB")
+    print(f"Overspraak tussen chats: {'geen' if not run.problems else len(run.problems)}")
+    for problem in run.problems[:10]:
         print("  " + problem)
-    if bot.returncode not in (0, None):
-        print(stderr.decode()[-2000:])
-    return 1 if problems or bot.returncode not in (0, None) else 0
+    if run.returncode not in (0, None):
+        print(run.stderr[-2000:])
+
+
+async def main(args: argparse.Namespace) -> int:
+    home = Path(args.home).expanduser()
+    prepare_index(home)
+    run = await measure(
+        home,
+        chats=args.chats,
+        answers=args.answers,
+        latency_turns=args.latency_turns,
+        concurrency=args.concurrency,
+        profile=args.profile,
+    )
+    report(run)
+    return 1 if run.problems or run.returncode not in (0, None) else 0
 
 
 def parse() -> argparse.Namespace:

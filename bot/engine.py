@@ -80,8 +80,15 @@ QUESTION_BUTTONS = (
 )
 
 
+_UNSENDABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+
+
 def _esc(value: object) -> str:
-    return html.escape(str(value), quote=False)
+    """HTML-escape for Telegram, dropping control characters and lone surrogates it would refuse.
+
+    Knowledge fragments and ingested documents can hold such bytes even though user text is cleaned on entry.
+    """
+    return html.escape(_UNSENDABLE.sub("", str(value)), quote=False)
 
 
 @dataclass
@@ -176,19 +183,21 @@ class Engine:
     # ----------------------------------------------------------------- text and commands
 
     def _on_text(self, turn: _Turn, event: Text) -> None:
-        self._remember_name(turn, event.actor)
+        # Nothing of a refused message is kept, not even the sender's name.
         text = clean_text(event.text)
         if not text:
             turn.say(self._t("stuurtekens" if event.text.strip() else "leeg_antwoord"))
             return
         command = parse_command(text, self.bot_username)
         if command is not None:
-            if command.name:
+            if command.name:  # a command for another bot has no name: not ours
+                self._remember_name(turn, event.actor)
                 self._on_command(turn, command)
             return
         if len(text) > MAX_ANSWER_CHARS:
             turn.say(self._t("te_lang", lengte=len(text), grens=MAX_ANSWER_CHARS))
             return
+        self._remember_name(turn, event.actor)
         self._on_answer(turn, text, event.ref)
 
     def _on_command(self, turn: _Turn, command: Command) -> None:
@@ -593,6 +602,10 @@ class Engine:
                 return
             turn.say(self._raw("kompassen_lijst", lijst=self._sessions_list(chat)))
             return
+        if chat.session is not None and not self._may_steer(turn):
+            # Switching away from (or replacing) the running compass is steering it.
+            turn.say(self._t("alleen_facilitator", actie="/kompas"))
+            return
         sessions = list(chat.sessions.values())
         target = None
         if arg.isdigit() and 1 <= int(arg) <= len(sessions):
@@ -929,8 +942,10 @@ class Engine:
         removed = 0
         chat = turn.chat
         for session in chat.sessions.values():
+            forgotten: dict[int, str] = {}
             for contribution in session.contributions:
                 if contribution.author_id == actor.id and not contribution.removed:
+                    forgotten[contribution.id] = contribution.text
                     contribution.text = ""
                     contribution.fields = {}
                     contribution.field_sources = {}
@@ -943,6 +958,12 @@ class Engine:
             session.facilitators = [f for f in session.facilitators if f != actor.id]
             for answer in session.answers.values():
                 answer.votes.pop(actor.id, None)
+                # An agreed formulation that is word for word the asker's contribution goes too
+                # (in a private chat every formulation is agreed from the one person's answer).
+                own = [forgotten[i] for i in answer.agreed_from if i in forgotten]
+                if answer.agreed is not None and answer.agreed in own:
+                    answer.agreed = None
+                    answer.agreed_from = []
             if session.created_by == actor.id:
                 session.created_by = ""
         chat.names.pop(actor.id, None)

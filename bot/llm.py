@@ -19,18 +19,19 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import yaml
-from langchain.chat_models import init_chat_model
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
 from bot.config import Settings
 from bot.content import content_dir
 from bot.flows import FlowError, read_content_file
 from bot.knowledge.search import SearchHit
+
+if TYPE_CHECKING:  # langchain is imported only when a model is used: it costs ~1 s of start-up
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import BaseMessage
 
 Reason = Literal["configuratie", "timeout", "fout", "ongeldig", "geen_bron"]
 
@@ -85,6 +86,8 @@ class Prompt:
 
     def render(self, values: Mapping[str, str]) -> list[BaseMessage]:
         """The messages for the model; `values` must already be escaped where they hold user data."""
+        from langchain_core.messages import HumanMessage, SystemMessage
+
         text = _PLACEHOLDER.sub(lambda m: values[m.group(1)], self.message)
         return [SystemMessage(content=self.system), HumanMessage(content=text)]
 
@@ -435,6 +438,9 @@ def make_chat_model(settings: Settings) -> BaseChatModel | None:
     """
     if not settings.llm:
         return None
+    from langchain.chat_models import init_chat_model
+    from langchain_core.language_models import BaseChatModel
+
     options: dict[str, Any] = {"temperature": 0.2}
     if settings.llm_base_url:
         options["base_url"] = settings.llm_base_url

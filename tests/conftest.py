@@ -11,6 +11,8 @@ import pytest
 from bot.engine import Engine
 from bot.flows import Flow, Texts, load_flow, load_texts
 
+from .telegram_harness import start_bot  # noqa: F401  (the fixture of the Telegram tests)
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -3,8 +3,11 @@
 It implements the methods Kompasbot uses with Telegram's own rules where they matter (HTML must
 parse, 4096 characters, 64-byte callback data, the fixed reaction list, 2-10 poll options),
 keeps a queue of updates with real getUpdates offset semantics (long polling included), records
-every call, and can fail on purpose (429 with retry_after, 502). The update builders produce
-realistic Telegram JSON. Nothing here imports the bot: it talks HTTP only.
+every call, and can fail on purpose: `fail` (429 with retry_after, 500, 502), `slow` (answer after
+a delay, e.g. past the client's read timeout; the call takes effect, like Telegram would),
+`drop` (close the connection without an answer), `hang` (until released). Private chats of people
+in `no_private` refuse messages (403), like Telegram does for someone who never started the bot.
+The update builders produce realistic Telegram JSON. Nothing here imports the bot: it talks HTTP only.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class Call:
     status: int = 200
     at: float = field(default_factory=time.monotonic)
     files: dict[str, tuple[str, int]] = field(default_factory=dict)
+    error: str = ""
 
     @property
     def chat_id(self) -> int | None:
@@ -57,7 +61,11 @@ class Call:
 
 
 class BadRequest(Exception):
-    pass
+    code = 400
+
+
+class Forbidden(BadRequest):
+    code = 403
 
 
 def user(uid: int, first_name: str, *, username: str | None = None) -> dict[str, Any]:
@@ -143,7 +151,11 @@ class FakeBotApi:
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.polls: dict[str, dict[str, Any]] = {}
         self.on_call: Callable[[Call], None] | None = None
+        self.on_receive: Callable[[Call], None] | None = None
+        self.no_private: set[int] = set()
         self._failures: dict[str, deque[tuple[int, int | None]]] = defaultdict(deque)
+        self._slow: dict[str, deque[float]] = defaultdict(deque)
+        self._drops: dict[str, int] = defaultdict(int)
         self._hang: dict[str, asyncio.Event] = {}
         self._ids = itertools.count(1000)
         self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
@@ -182,6 +194,14 @@ class FakeBotApi:
         for _ in range(times):
             self._failures[method].append((status, retry_after))
 
+    def slow(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """The next `times` calls of `method` take effect at once but are answered `seconds` later."""
+        self._slow[method].extend([seconds] * times)
+
+    def drop(self, method: str, *, times: int = 1) -> None:
+        """The next `times` calls of `method` lose their connection before they take effect."""
+        self._drops[method] += times
+
     def hang(self, method: str) -> asyncio.Event:
         """Calls of `method` wait until the returned event is set (to kill a bot mid-delivery)."""
         event = asyncio.Event()
@@ -201,8 +221,25 @@ class FakeBotApi:
         params, files = await self._params(request)
         call = Call(method, params, files=files)
         self.calls.append(call)
+        if self.on_receive is not None:
+            self.on_receive(call)
         if method in self._hang:
             await self._hang[method].wait()
+        if self._drops[method] > 0:
+            self._drops[method] -= 1
+            call.status = 0
+            if request.transport is not None:
+                request.transport.abort()  # the client sees a dropped connection, no answer
+            return web.Response(status=204)
+        delay = self._slow[method].popleft() if self._slow[method] else 0.0
+        response = await self._answer(method, call, params, files)
+        if delay:
+            await asyncio.sleep(delay)
+        return response
+
+    async def _answer(
+        self, method: str, call: Call, params: dict[str, Any], files: dict[str, tuple[str, int]]
+    ) -> web.StreamResponse:
         if self._failures[method]:
             status, retry_after = self._failures[method].popleft()
             call.status = status
@@ -214,7 +251,8 @@ class FakeBotApi:
                     "parameters": {"retry_after": retry_after or 1},
                 }
                 return web.json_response(body, status=429)
-            return web.Response(status=status, text="<html><body><h1>502 Bad Gateway</h1></body></html>")
+            reason = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}.get(status, "Error")
+            return web.Response(status=status, text=f"<html><body><h1>{status} {reason}</h1></body></html>")
         handler = getattr(self, "_m_" + method, None)
         if handler is None:
             call.status = 404
@@ -222,8 +260,9 @@ class FakeBotApi:
         try:
             result = await handler(params, files) if asyncio.iscoroutinefunction(handler) else handler(params, files)
         except BadRequest as exc:
-            call.status = 400
-            return web.json_response({"ok": False, "error_code": 400, "description": str(exc)}, status=400)
+            call.status = exc.code
+            call.error = str(exc)
+            return web.json_response({"ok": False, "error_code": exc.code, "description": str(exc)}, status=exc.code)
         if self.on_call is not None:
             self.on_call(call)
         return web.json_response({"ok": True, "result": result})
@@ -321,8 +360,15 @@ class FakeBotApi:
             raise BadRequest("Bad Request: field placeholder too long")
         return markup
 
+    def _check_chat(self, chat_id: int) -> None:
+        if chat_id in self.no_private:
+            raise Forbidden("Forbidden: bot can't initiate conversation with a user")
+
     def _m_sendMessage(self, params: dict[str, Any], files: Any) -> dict[str, Any]:
+        self._check_chat(int(params["chat_id"]))
         text = params.get("text", "")
+        if not isinstance(text, str) or "\x00" in text or any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+            raise BadRequest("Bad Request: strings must be encoded in UTF-8")
         if params.get("parse_mode") == "HTML":
             check_html(text)
             plain = html.unescape(re.sub(r"<[^>]+>", "", text))
@@ -513,6 +559,29 @@ class FakeBotApi:
             "emoji": "👍",
         }
         return self.push({"message": self._user_message(chat, person, sticker=sticker)})
+
+    def media(self, chat: dict[str, Any], person: dict[str, Any], kind: str, *, reply_to: int | None = None) -> int:
+        """A message without text: voice, document, video, video_note, audio, location, contact, dice, animation."""
+        file = {"file_id": f"F{kind}", "file_unique_id": f"U{kind}"}
+        contents: dict[str, Any] = {
+            "voice": {**file, "duration": 3, "mime_type": "audio/ogg"},
+            "audio": {**file, "duration": 120, "title": "Lied"},
+            "document": {**file, "file_name": "notulen <concept>.docx", "mime_type": "application/octet-stream"},
+            "video": {**file, "width": 640, "height": 480, "duration": 5},
+            "video_note": {**file, "length": 240, "duration": 4},
+            "animation": {**file, "width": 320, "height": 240, "duration": 2},
+            "location": {"latitude": 52.37, "longitude": 4.89},
+            "contact": {"phone_number": "+31600000000", "first_name": "Ria"},
+            "dice": {"emoji": "🎲", "value": 4},
+        }
+        content: dict[str, Any] = {kind: contents[kind]}
+        if kind in ("document", "video", "animation", "audio"):
+            content["caption"] = "/volgende <b>bijlage</b>"
+        if reply_to is not None:
+            content["reply_to_message"] = {
+                k: v for k, v in self.messages[(chat["id"], reply_to)].items() if k[0] != "_"
+            }
+        return self.push({"message": self._user_message(chat, person, **content)})
 
     def edit(self, chat: dict[str, Any], message_id: int, text: str) -> int:
         original = self.messages[(chat["id"], message_id)]

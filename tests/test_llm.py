@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import langchain.chat_models
 import pytest
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
@@ -15,7 +16,6 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatResult
 from pydantic import Field
 
-from bot import llm
 from bot.config import Settings
 from bot.content import content_dir
 from bot.flows import FlowError
@@ -409,7 +409,7 @@ def test_model_from_settings_gets_base_url(monkeypatch: pytest.MonkeyPatch) -> N
         seen.update(kwargs, model=model)
         return _model()
 
-    monkeypatch.setattr(llm, "init_chat_model", fake_init)
+    monkeypatch.setattr(langchain.chat_models, "init_chat_model", fake_init)
     monkeypatch.setenv("KOMPAS_LLM", "openai:gpt-4o-mini")
     monkeypatch.setenv("KOMPAS_LLM_BASE_URL", "http://localhost:8080/v1")
     monkeypatch.setenv("KOMPAS_LLM_TIMEOUT", "12.5")
@@ -423,7 +423,7 @@ def test_missing_provider_package_is_a_configuration_error(monkeypatch: pytest.M
     def fake_init(model: str, **kwargs: Any) -> None:
         raise ImportError("Unable to import langchain_ollama. Please install with `pip install -U langchain-ollama`")
 
-    monkeypatch.setattr(llm, "init_chat_model", fake_init)
+    monkeypatch.setattr(langchain.chat_models, "init_chat_model", fake_init)
     with pytest.raises(LLMUnavailable, match="langchain-ollama") as info:
         make_chat_model(Settings(llm="ollama:llama3.1"))
     assert info.value.reason == "configuratie"

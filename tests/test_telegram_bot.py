@@ -9,146 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
-from bot.compass import Chat
 from bot.config import Settings
-from bot.knowledge.search import SearchHit
 from bot.telegram.runner import TelegramBot
 from bot.telegram.settings import TelegramConfigError, TelegramOptions
 
-from .telegram_fake import TOKEN, Call, FakeBotApi, group, private, user
+from .telegram_fake import TOKEN, FakeBotApi, group, private, user
+from .telegram_harness import FakeKnowledge, StartBot, fake_exporter, stop_bot, texts_of
 
 FATIMA = user(1001, "Fatima")  # policy officer; starts the compass, so she facilitates
 PIETER = user(1002, "Pieter")  # provider
 DEWI = user(1003, "Dewi")  # target group
 ANNA = user(1004, "Anna")  # the group's owner (a Telegram admin), not a participant
 TEAM = group(-4001, "Sociaal domein")
-
-
-class FakeKnowledge:
-    """Search results only for questions about 'buurtcirkels'; nothing for the in-flow suggestions."""
-
-    def search(self, query: str, k: int = 5, **_: Any) -> list[SearchHit]:
-        if "buurtcirkel" not in query.lower():
-            return []
-        return [
-            SearchHit(
-                rank=1,
-                titel="Buurtcirkels",
-                bron="https://www.movisie.nl/interventie/buurtcirkels",
-                score=1.0,
-                soort="interventie",
-                beoordeling="goed onderbouwd",
-                fragment="Kleine groepen buurtbewoners die elkaar steunen <en> samen dingen doen.",
-            )
-        ]
-
-
-@dataclass(frozen=True)
-class FakeFile:
-    data: bytes
-    filename: str
-
-
-async def fake_exporter(chat: Chat, fmt: str) -> FakeFile:
-    assert chat.session is not None
-    return FakeFile(f"{fmt}:{chat.session.vraagstuk}".encode(), f"{chat.session.id}.{fmt}")
-
-
-@dataclass
-class Harness:
-    api: FakeBotApi
-    bot: TelegramBot
-    stop: asyncio.Event
-    task: asyncio.Task[None]
-
-    async def deliver(self, update_id: int) -> list[Call]:
-        """Wait until the bot processed (and confirmed) the update; the calls it made meanwhile."""
-        mark = len(self.api.calls)
-        await self.api.wait_confirmed(update_id)
-        return [c for c in self.api.calls[mark:] if c.method != "getUpdates"]
-
-    async def say(self, chat: dict[str, Any], person: dict[str, Any], text: str) -> list[Call]:
-        return await self.deliver(self.api.text(chat, person, text))
-
-    async def answer(self, chat: dict[str, Any], person: dict[str, Any], text: str) -> list[Call]:
-        """A reply to the open question (in a group: a reply to the ForceReply message)."""
-        if chat["type"] == "private":
-            return await self.say(chat, person, text)
-        return await self.deliver(self.api.reply(chat, person, text))
-
-    async def press(self, chat: dict[str, Any], person: dict[str, Any], label: str) -> list[Call]:
-        message = self.api.last_keyboard(chat["id"])
-        data = self.api.button(message, label)
-        return await self.deliver(self.api.press(chat, person, message["message_id"], data))
-
-    async def chat(self, chat: dict[str, Any]) -> Chat:
-        state = await self.bot.kompas.store.load_chat(str(chat["id"]))
-        assert state is not None
-        return state
-
-    async def where(self, chat: dict[str, Any]) -> tuple[int, str, str]:
-        state = await self.chat(chat)
-        session = state.session
-        assert session is not None
-        question = self.bot.kompas.flow.step(session.step).vragen[session.question_index]
-        return session.step, question.sleutel, session.phase
-
-
-def texts_of(calls: list[Call]) -> str:
-    return "\n".join(str(c.params.get("text", "")) for c in calls)
-
-
-StartBot = Callable[..., Awaitable[Harness]]
-
-
-@pytest.fixture
-async def start_bot(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StartBot]:
-    running: list[Harness] = []
-    servers: list[FakeBotApi] = []
-
-    async def start(
-        *,
-        api: FakeBotApi | None = None,
-        all_messages: bool = False,
-        rate_limit: bool = False,
-        real_exports: bool = False,
-        **api_options: Any,
-    ) -> Harness:
-        if api is None:
-            api = await FakeBotApi(**api_options).start()
-            servers.append(api)
-        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
-        monkeypatch.setenv("TELEGRAM_API_BASE_URL", api.base_url)
-        options = TelegramOptions(all_messages=all_messages, rate_limit=rate_limit, poll_timeout=5)
-        exporter = None if real_exports else fake_exporter
-        bot = await TelegramBot.open(Settings(), options, knowledge=FakeKnowledge(), exporter=exporter)
-        stop = asyncio.Event()
-        harness = Harness(api, bot, stop, asyncio.create_task(bot.run_polling(stop)))
-        running.append(harness)
-        return harness
-
-    yield start
-    errors: list[BaseException] = []
-    for harness in running:
-        if not harness.task.done():
-            harness.stop.set()
-            await asyncio.wait_for(harness.task, 10)
-        await harness.bot.close()
-        errors += harness.bot.bridge.errors
-    for api in servers:
-        await api.stop()
-    assert errors == [], f"handler exceptions: {errors!r}"
-
-
-async def stop_bot(harness: Harness) -> None:
-    harness.stop.set()
-    await asyncio.wait_for(harness.task, 10)
 
 
 # ----------------------------------------------------------------------------- a group of three

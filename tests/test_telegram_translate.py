@@ -15,6 +15,7 @@ from bot.compass import Chat
 from bot.engine import QUESTION_BUTTONS, Actor, Engine, Outcome, Reply, Text
 from bot.telegram.translate import (
     MAX_CALLBACK_DATA,
+    MAX_MESSAGE,
     Origin,
     React,
     SendPoll,
@@ -173,3 +174,14 @@ def test_model_request_becomes_an_ask_model_action() -> None:
     actions = plan(outcome, group=True, origin=Origin(message_id=5))
     assert actions[-1] == AskModel(request)
     assert any(isinstance(a, SendText) and "Even denken" in a.text for a in actions)
+
+
+@pytest.mark.parametrize("char", ["😀", "é", "x", "👨‍👩‍👧"])
+def test_split_html_counts_utf16_units_in_one_long_word(char: str) -> None:
+    text = "<b>" + char * 5000 + "</b>"
+    chunks = split_html(text)
+    assert len(chunks) >= 2
+    for chunk in chunks:
+        assert units(chunk) <= MAX_MESSAGE
+        check_html(chunk)
+    assert "".join(_visible(c) for c in chunks) == char * 5000

@@ -11,10 +11,11 @@ import asyncio
 import html
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from telegram import (
     Bot,
@@ -59,6 +60,7 @@ from bot.telegram.translate import (
     actor_of,
     addressed_to_bot,
     chat_key,
+    confirms_forget,
     event_time,
     is_current,
     is_group,
@@ -117,6 +119,20 @@ def document_exporter(flow: Flow) -> Exporter:
     return export
 
 
+class ChatLockProvider(Protocol):
+    def hold(self, key: str) -> AbstractAsyncContextManager[None]: ...
+
+
+@asynccontextmanager
+async def _no_lock() -> AsyncIterator[None]:
+    yield
+
+
+# Actions that can take seconds (a language model, rendering a document). They run after the turn,
+# detached from the update: the turn is stored already, and other chats must not wait for them.
+SLOW_ACTIONS = (AskModel, SendExport)
+
+
 class StoreFailure(Exception):
     """The store could not be read or written; the update is processed again later."""
 
@@ -159,6 +175,9 @@ class TelegramBridge:
         self._admins: dict[int, tuple[float, frozenset[int]]] = {}
         self.commits = GroupCommit(store)
         self.cache = ChatCache()
+        # The runner's per-chat locks: a detached follow-up turn (a model's proposal) takes its chat's lock.
+        self.locks: ChatLockProvider | None = None
+        self.background: set[asyncio.Task[None]] = set()
         # The engine is pure but may search the knowledge base (CPU work): one worker thread keeps
         # the event loop free for other chats and calls the search from one thread only.
         self._engine_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kompas-engine")
@@ -180,6 +199,46 @@ class TelegramBridge:
 
     def close(self) -> None:
         self._engine_thread.shutdown(wait=True)
+
+    async def idle(self, timeout: float | None = None) -> bool:
+        """Wait until the detached work (model calls, exports) is done; False if `timeout` passed first."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while self.background:
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                return False
+            await asyncio.wait(set(self.background), timeout=remaining)
+        return True
+
+    async def drain(self, timeout: float) -> None:
+        """At shutdown: give detached work `timeout` seconds, then cancel what is left."""
+        if await self.idle(timeout):
+            return
+        for task in list(self.background):
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
+
+    def _detach(self, work: Coroutine[Any, Any, None], what: str, bot: Bot, chat_id: int) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.errors.append(exc)
+                log.error("Fout bij %s: %s", what, exc.__class__.__name__, exc_info=exc)
+                try:  # the turn itself was stored before this work started
+                    await bot.send_message(chat_id, self.texts("fout_bewaard"))
+                except TelegramError as failed:
+                    log.warning("Foutmelding niet verstuurd: %s", failed.__class__.__name__)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    def _hold(self, key: str) -> AbstractAsyncContextManager[None]:
+        return self.locks.hold(key) if self.locks is not None else _no_lock()
 
     def take_failure(self, update_id: int) -> bool:
         """Whether storing this update failed (the runner then retries it); forgets the bookkeeping."""
@@ -376,12 +435,21 @@ class TelegramBridge:
         if outcome.changed:
             self.cache.put(outcome.chat)
         self._stored.add(update.update_id)
+        if outcome.changed and isinstance(event, Text) and confirms_forget(event.text, self.engine.bot_username):
+            await self._scrub()
         return plan(
             outcome,
             group=outcome.chat.is_group,
             origin=origin,
             placeholder=self.texts("antwoord_plaatshouder"),
         )
+
+    async def _scrub(self) -> None:
+        """After /vergeet: the removed data must not linger on disk either."""
+        try:
+            await self.store.scrub()
+        except Exception as exc:
+            log.warning("Opschonen van de database na /vergeet mislukt: %s", exc.__class__.__name__)
 
     async def _is_admin(self, bot: Bot, chat_id: int, user_id: int) -> bool:
         """Live check against the chat's administrators, cached briefly per chat."""
@@ -406,9 +474,19 @@ class TelegramBridge:
 
     # ------------------------------------------------------------------------- delivery
 
-    async def _execute(self, bot: Bot, chat_id: int, key: str, actions: list[Action]) -> None:
-        """Send the actions in order. Toasts were already used as the callback answer."""
-        for action in actions:
+    async def _execute(
+        self, bot: Bot, chat_id: int, key: str, actions: list[Action], *, detached: bool = False
+    ) -> None:
+        """Send the actions in order. Toasts were already used as the callback answer.
+
+        From the first slow action on (a model call, an export), the rest runs detached: after
+        this update, in order, while the bot goes on with other updates."""
+        for index, action in enumerate(actions):
+            if not detached and isinstance(action, SLOW_ACTIONS):
+                rest = actions[index:]
+                work = self._execute(bot, chat_id, key, rest, detached=True)
+                self._detach(work, type(action).__name__, bot, chat_id)
+                return
             try:
                 await self._perform(bot, chat_id, key, action)
             except ChatMigrated as moved:
@@ -472,17 +550,18 @@ class TelegramBridge:
         """Run the model, then feed its proposal (or the failure) back through the engine and store it."""
         if self.llm is None:
             return
-        event = await fulfil(self.llm, action.request)
-        state = self.cache.get(key) or await self.store.load_chat(key)
-        if state is None:
-            return
-        loop = asyncio.get_running_loop()
-        outcome: Outcome = await loop.run_in_executor(self._engine_thread, self.engine.handle, state, event)
-        if outcome.changed:
-            await self.commits.save(outcome.chat, None, key)
-            self.cache.put(outcome.chat)
-        actions = plan(outcome, group=outcome.chat.is_group, origin=Origin(), placeholder="")
-        await self._execute(bot, chat_id, key, actions)
+        event = await fulfil(self.llm, action.request)  # without the chat's lock: it may take a while
+        async with self._hold(key):  # the proposal is a turn of its own, between the chat's other turns
+            state = self.cache.get(key) or await self.store.load_chat(key)
+            if state is None:
+                return
+            loop = asyncio.get_running_loop()
+            outcome: Outcome = await loop.run_in_executor(self._engine_thread, self.engine.handle, state, event)
+            if outcome.changed:
+                await self.commits.save(outcome.chat, None, key)
+                self.cache.put(outcome.chat)
+            actions = plan(outcome, group=outcome.chat.is_group, origin=Origin(), placeholder="")
+            await self._execute(bot, chat_id, key, actions, detached=True)
 
     async def _export(self, bot: Bot, chat_id: int, key: str, fmt: str) -> None:
         state = self.cache.get(key) or await self.store.load_chat(key)

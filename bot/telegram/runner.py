@@ -15,9 +15,11 @@ import asyncio
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import Update
@@ -46,12 +48,13 @@ def build_application(token: str, base_url: str, options: TelegramOptions) -> Ap
         connections=options.connections,
         attempts=options.http_attempts,
         retry_429=not options.rate_limit,
-        read_timeout=20.0,
+        read_timeout=options.read_timeout,
         connect_timeout=10.0,
         pool_timeout=30.0,
     )
     # getUpdates errors are retried by the loop itself (with backoff), so one attempt here.
-    updates_request = AiohttpRequest(connections=1, attempts=1, read_timeout=10.0)
+    # PTB adds the long-polling timeout to this read timeout for getUpdates.
+    updates_request = AiohttpRequest(connections=1, attempts=1, read_timeout=min(options.read_timeout, 10.0))
     builder: ApplicationBuilder = (  # type: ignore[type-arg]
         Application.builder()
         .token(token)
@@ -122,6 +125,7 @@ class Stats:
     retried: int = 0
     batches: int = 0
     last_offset: int | None = field(default=None)
+    purged: int = 0
 
 
 class TelegramBot:
@@ -139,12 +143,17 @@ class TelegramBot:
         self.kompas = kompas
         self.options = options
         self.locks = ChatLocks()
+        bridge.locks = self.locks
         self.stats = Stats()
         self._slots = asyncio.Semaphore(options.max_concurrent_chats)
         # Updates handled by this process. Only ids up to the last one stored before it started
         # can have been handled without it knowing; those are looked up in the store.
         self._done: set[int] = set()
         self._stored_before: int | None = None
+        # Updates whose storing reported a failure: the write may have landed after all, so
+        # whether they were done is asked of the store, not assumed.
+        self._uncertain: set[int] = set()
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     @classmethod
     async def open(
@@ -195,6 +204,7 @@ class TelegramBot:
         return cls(application, bridge, kompas, options)
 
     async def close(self) -> None:
+        await self.bridge.drain(timeout=10.0)
         with suppress(Exception):
             await self.application.shutdown()
         self.bridge.close()
@@ -223,7 +233,9 @@ class TelegramBot:
                 return False
             await self.application.process_update(update)
             if self.bridge.take_failure(update.update_id):
+                self._uncertain.add(update.update_id)
                 return False
+            self._uncertain.discard(update.update_id)
             self.stats.processed += 1
             self._remember(update.update_id)
             return True
@@ -233,7 +245,7 @@ class TelegramBot:
             return True
         if self._stored_before is None:
             self._stored_before = await self.kompas.store.last_event_id(SOURCE) or -1
-        if update_id > self._stored_before:
+        if update_id > self._stored_before and update_id not in self._uncertain:
             return False
         return await self.kompas.store.is_processed(EventKey(SOURCE, update_id))
 
@@ -270,6 +282,54 @@ class TelegramBot:
                 return min(failed)
         return None
 
+    # ------------------------------------------------------------------------- retention
+
+    async def apply_retention(self) -> int:
+        """Remove compasses (and empty chats) untouched for KOMPAS_RETENTION_DAYS days.
+
+        Chat by chat under that chat's lock, so no turn is halfway; the cached state of each chat
+        is dropped, so a later turn cannot write a removed compass back from memory.
+        """
+        days = self.kompas.settings.retention_days
+        if not days:
+            return 0
+        now = self.now()
+        store = self.kompas.store
+        removed = 0
+        for key in await store.stale_chats(days, now):
+            async with self.locks.hold(key):
+                removed += await store.purge_inactive(days, now, chat_id=key)
+                self.bridge.cache.drop(key)
+        await store.purge_inactive(days, now, chat_id=None)  # old event markers
+        if removed:
+            log.info("Bewaartermijn: %d kompassen verwijderd", removed)
+        self.stats.purged += removed
+        return removed
+
+    async def _retention_loop(self, stop: asyncio.Event) -> None:
+        """Apply the retention once per `retention_interval` (daily by default) while running.
+        (At start it was applied when the store was opened.)"""
+        if not self.kompas.settings.retention_days:
+            return
+        while not stop.is_set():
+            await self._pause(stop, self.options.retention_interval)
+            if stop.is_set():
+                return
+            try:
+                await self.apply_retention()
+            except Exception:
+                log.exception("Bewaartermijn toepassen mislukt; volgende poging bij de volgende ronde")
+
+    @asynccontextmanager
+    async def _maintenance(self, stop: asyncio.Event) -> AsyncIterator[None]:
+        task = asyncio.create_task(self._retention_loop(stop))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
     # ------------------------------------------------------------------------- long polling
 
     async def prepare(self) -> None:
@@ -281,49 +341,54 @@ class TelegramBot:
         await bot.delete_webhook(drop_pending_updates=False)
         await self.prepare()
         log.info("Kompasbot @%s luistert (long polling).", self.username)
-        offset: int | None = None
-        backoff = 1.0
         stopper = asyncio.ensure_future(stop.wait())
         try:
-            while not stop.is_set():
-                fetch = asyncio.ensure_future(
-                    bot.get_updates(
-                        offset=offset, limit=BATCH, timeout=self.options.poll_timeout, allowed_updates=ALLOWED_UPDATES
-                    )
-                )
-                await asyncio.wait({fetch, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                if not fetch.done():
-                    fetch.cancel()
-                    with suppress(asyncio.CancelledError, TelegramError):
-                        await fetch
-                    break
-                try:
-                    updates = fetch.result()
-                except InvalidToken:
-                    raise TelegramConfigError("Telegram weigert het token (TELEGRAM_BOT_TOKEN) nu.") from None
-                except Conflict:
-                    log.warning("Een ander proces haalt ook updates op voor deze bot; ik wacht even.")
-                    await self._pause(stop, backoff)
-                    backoff = min(backoff * 2, MAX_BACKOFF)
-                    continue
-                except TelegramError as exc:
-                    name = exc.__class__.__name__
-                    log.warning("Updates ophalen mislukt (%s); nieuwe poging over %.0f s", name, backoff)
-                    await self._pause(stop, backoff)
-                    backoff = min(backoff * 2, MAX_BACKOFF)
-                    continue
-                backoff = 1.0
-                if not updates:
-                    continue
-                retry_from = await self.process_batch(updates)
-                if retry_from is not None:
-                    offset = retry_from
-                    await self._pause(stop, 1.0)
-                    continue
-                offset = updates[-1].update_id + 1
-                self.stats.last_offset = offset
+            async with self._maintenance(stop):
+                await self._poll(stop, stopper)
         finally:
             stopper.cancel()
+
+    async def _poll(self, stop: asyncio.Event, stopper: asyncio.Future[Any]) -> None:
+        bot = self.application.bot
+        offset: int | None = None
+        backoff = 1.0
+        while not stop.is_set():
+            fetch = asyncio.ensure_future(
+                bot.get_updates(
+                    offset=offset, limit=BATCH, timeout=self.options.poll_timeout, allowed_updates=ALLOWED_UPDATES
+                )
+            )
+            await asyncio.wait({fetch, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if not fetch.done():
+                fetch.cancel()
+                with suppress(asyncio.CancelledError, TelegramError):
+                    await fetch
+                break
+            try:
+                updates = fetch.result()
+            except InvalidToken:
+                raise TelegramConfigError("Telegram weigert het token (TELEGRAM_BOT_TOKEN) nu.") from None
+            except Conflict:
+                log.warning("Een ander proces haalt ook updates op voor deze bot; ik wacht even.")
+                await self._pause(stop, backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            except TelegramError as exc:
+                name = exc.__class__.__name__
+                log.warning("Updates ophalen mislukt (%s); nieuwe poging over %.0f s", name, backoff)
+                await self._pause(stop, backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            backoff = 1.0
+            if not updates:
+                continue
+            retry_from = await self.process_batch(updates)
+            if retry_from is not None:
+                offset = retry_from
+                await self._pause(stop, 1.0)
+                continue
+            offset = updates[-1].update_id + 1
+            self.stats.last_offset = offset
 
     @staticmethod
     async def _pause(stop: asyncio.Event, seconds: float) -> None:
@@ -364,6 +429,7 @@ class TelegramBot:
             await self.prepare()
             await bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES, max_connections=40)
             log.info("Kompasbot @%s luistert via webhook op poort %d.", self.username, port)
-            await stop.wait()
+            async with self._maintenance(stop):
+                await stop.wait()
         finally:
             await runner.cleanup()

@@ -34,6 +34,10 @@ class TelegramOptions(BaseSettings):
     http_attempts: int = Field(default=4, ge=1, le=10, description="Attempts per API call on 5xx and network errors.")
     max_concurrent_chats: int = Field(default=64, ge=1, description="Chats processed at the same time.")
     connections: int = Field(default=32, ge=1, le=512, description="HTTP connections to the Bot API server.")
+    read_timeout: float = Field(default=20.0, gt=0, description="Seconds to wait for an answer of the Bot API.")
+    retention_interval: float = Field(
+        default=86_400.0, gt=0, description="Seconds between two runs of the retention (KOMPAS_RETENTION_DAYS)."
+    )
 
 
 def check_token(token: SecretStr | None) -> str:

@@ -29,7 +29,7 @@ from telegram.constants import ChatType
 
 from bot.compass import Chat
 from bot.engine import NAVIGATION
-from bot.events import Actor, Button, LLMRequest, Outcome, Reply, parse_command
+from bot.events import Actor, Button, LLMRequest, Outcome, Reply, clean_text, parse_command
 
 MAX_MESSAGE = 4096
 MAX_CALLBACK_DATA = 64
@@ -84,12 +84,25 @@ def question_open(chat: Chat | None) -> bool:
 
 
 def needs_admin_check(text: str, chat: Chat | None, bot_username: str | None) -> bool:
-    """Whether the engine may ask `is_admin` for this text (a steering command or a facilitator's pick)."""
-    steering_phase = chat is not None and chat.session is not None and chat.session.phase in STEERING_PHASES
+    """Whether the engine may ask `is_admin` for this text: a steering command (navigation,
+    switching the running compass, adopting a proposal) or a facilitator's pick."""
+    running = chat is not None and chat.session is not None
+    steering_phase = running and chat.session.phase in STEERING_PHASES  # type: ignore[union-attr]
     command = parse_command(text.strip(), bot_username)
     if command is not None:
-        return command.name in NAVIGATION or (command.name == "kies" and steering_phase)
+        return (
+            command.name in NAVIGATION
+            or command.name == "neem"
+            or (command.name == "kompas" and running and bool(command.arg))
+            or (command.name == "kies" and steering_phase)
+        )
     return steering_phase
+
+
+def confirms_forget(text: str, bot_username: str | None) -> bool:
+    """`/vergeet ja`: the engine removes the sender's data (the store then scrubs it from disk)."""
+    command = parse_command(clean_text(text), bot_username)
+    return command is not None and command.name == "vergeet" and command.arg.strip().lower() == "ja"
 
 
 def event_time(message: Message) -> datetime:
@@ -239,7 +252,7 @@ def _pieces(tok: _Tok, room: int) -> list[_Tok]:
     current = ""
     for word in re.split(r"(?<=\s)", tok.text):
         while units(word) > room:
-            head, word = word[:room], word[room:]
+            head, word = _cut(word, room)
             if current:
                 out.append(current)
                 current = ""
@@ -251,6 +264,19 @@ def _pieces(tok: _Tok, room: int) -> list[_Tok]:
     if current:
         out.append(current)
     return [_Tok(piece) for piece in out]
+
+
+def _cut(text: str, room: int) -> tuple[str, str]:
+    """The longest head of `text` of at most `room` UTF-16 units (at least one character), and the rest.
+
+    Telegram counts UTF-16 units: an emoji outside the basic plane counts twice."""
+    size = 0
+    for index, char in enumerate(text):
+        size += 2 if ord(char) > 0xFFFF else 1
+        if size > room:
+            index = max(index, 1)
+            return text[:index], text[index:]
+    return text, ""
 
 
 def split_html(text: str, limit: int = MAX_MESSAGE) -> list[str]:

@@ -1,0 +1,103 @@
+"""Upgrades keep data: a database made by an older schema (revision 0001) migrates forward on open."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from alembic import command
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
+
+from bot.compass import Chat, Contribution, Session
+from bot.engine import Engine
+from bot.events import Actor, Text
+from bot.store import EventKey, Store, alembic_config, head_revision
+
+from .conftest import Clock
+
+AT = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+
+
+def old_database(path: Path) -> None:
+    """Schema 0001, filled the way the store of that version wrote it (plain rows, JSON states)."""
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0001")
+    session = Session(
+        id="eenzaamheid",
+        chat_id="-100",
+        vraagstuk="eenzaamheid",
+        created_at=AT,
+        updated_at=AT,
+        created_by="1",
+        facilitators=["1"],
+        contributions=[
+            Contribution(id=1, question="betekenis", text="Niemand om mee te praten", author_id="2", at=AT, ref="7")
+        ],
+        next_id=2,
+    )
+    head = Chat(id="-100", is_group=True, active="eenzaamheid", names={"1": "Fatima", "2": "Pieter"})
+    with engine.begin() as connection:
+        assert "polls" not in inspect(connection).get_table_names()
+        connection.execute(
+            text("INSERT INTO chats (id, is_group, state, updated_at) VALUES (:id, 1, :state, :at)"),
+            {"id": "-100", "state": head.model_dump_json(), "at": AT},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO sessions (chat_id, id, vraagstuk, state, created_at, updated_at) "
+                "VALUES ('-100', 'eenzaamheid', 'eenzaamheid', :state, :at, :at)"
+            ),
+            {"state": session.model_dump_json(), "at": AT},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO processed_events (source, event_id, chat_id, processed_at) "
+                "VALUES ('telegram', 41, '-100', :at)"
+            ),
+            {"at": AT},
+        )
+    engine.dispose()
+
+
+async def test_a_database_of_revision_0001_opens_with_its_data_intact(
+    tmp_path: Path, engine: Engine, clock: Clock
+) -> None:
+    path = tmp_path / "oud.db"
+    old_database(path)
+
+    store = await Store.open(f"sqlite+aiosqlite:///{path}")
+    try:
+        chat = await store.load_chat("-100")
+        assert chat is not None and chat.session is not None
+        assert chat.names == {"1": "Fatima", "2": "Pieter"}
+        assert [c.text for c in chat.session.contributions] == ["Niemand om mee te praten"]
+        assert await store.is_processed(EventKey("telegram", 41))
+        assert await store.last_event_id("telegram") == 41
+
+        # Usable: the engine goes on with it, and what came with the new revision works.
+        outcome = engine.handle(chat, Text(Actor("3", "Dewi"), "Een hele dag niemand spreken", clock()))
+        await store.save_chat(outcome.chat, EventKey("telegram", 42))
+        await store.save_poll("p1", "-100", 9)
+        assert (await store.find_poll("p1")) is not None
+        again = await store.load_chat("-100")
+        assert again is not None and again.session is not None and len(again.session.contributions) == 2
+    finally:
+        await store.close()
+
+    check = create_engine(f"sqlite:///{path}")
+    with check.connect() as connection:
+        version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+        assert "polls" in inspect(connection).get_table_names()
+    check.dispose()
+    assert version == head_revision()
+
+
+def test_the_quick_head_check_agrees_with_alembic() -> None:
+    """Store.open skips loading alembic when the database is at the head it reads from the files."""
+    engine = create_engine("sqlite://")
+    with engine.connect() as connection:
+        script = ScriptDirectory.from_config(alembic_config(connection))
+        assert head_revision() == script.get_current_head()
+    engine.dispose()
