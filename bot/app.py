@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from bot.coach import load_coach
 from bot.config import Settings
 from bot.content import content_dir
-from bot.engine import Engine
+from bot.engine import MAX_POLL_OPTIONS, Engine
 from bot.events import LLMRequest, Proposal, ProposalFailed
 from bot.flows import Flow, Texts, load_flow, load_texts, load_themes
 from bot.knowledge.search import KnowledgeSearch, SearchHit
@@ -78,6 +78,12 @@ async def fulfil(service: LLMService, request: LLMRequest) -> Proposal | Proposa
         if request.kind == "formulering":
             text = await service.draft_formulation(request.context, request.vraagstuk, request.texts)
             return Proposal(request=request, text=text, at=datetime.now(UTC))
+        if request.kind == "thema":
+            clusters = await service.cluster(request.texts, max_groups=MAX_POLL_OPTIONS)
+            groups = tuple((c.label, tuple(c.members)) for c in clusters)
+            return Proposal(
+                request=request, text="; ".join(c.label for c in clusters), at=datetime.now(UTC), groups=groups
+            )
         if request.kind == "samenvatting":
             text = await service.summarize_step(request.context, request.texts)
             return Proposal(request=request, text=text, at=datetime.now(UTC))

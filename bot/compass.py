@@ -64,6 +64,7 @@ class Suggestion(_Model):
     bron: str
     soort: str
     beoordeling: str = "onbekend"
+    leden: list[int] = Field(default_factory=list)  # a proposed theme: the contributions it groups
 
 
 class Pending(_Model):

@@ -695,7 +695,10 @@ class Engine:
                 session.phase = "shortlist"
                 session.pending = Pending(options=[c.id for c in live])
                 lijst = self._options_list(session, session.pending.options)
-                turn.say(self._raw("shortlist_vragen", aantal=str(len(live)), lijst=lijst), asks=True)
+                text = self._raw("shortlist_vragen", aantal=str(len(live)), lijst=lijst)
+                if self.llm_enabled:
+                    text += "\n" + self._t("shortlist_taalmodel")
+                turn.say(text, asks=True)
                 turn.changed = True
                 return
             self._start_vote(turn, [c.id for c in live])
@@ -1005,6 +1008,9 @@ class Engine:
         if session.phase == "klaar":
             turn.say(self._t("geen_open_vraag"))
             return
+        if session.phase == "shortlist":
+            self._propose_themes(turn, session)
+            return
         question = self._question(session)
         keys = self.flow.question_keys()
         position = keys.index(question.sleutel)
@@ -1021,6 +1027,20 @@ class Engine:
             context=self._fill(question.tekst, session),
             texts=tuple(texts),
             vraagstuk=session.vraagstuk,
+        )
+        turn.say(self._t("llm_bezig"), llm=request)
+
+    def _propose_themes(self, turn: _Turn, session: Session) -> None:
+        """Too many answers for one poll: ask the model to group them into a few themes to vote on."""
+        options = [c for c in (session.contribution(i) for i in session.pending.options) if c is not None]
+        request = LLMRequest(
+            kind="thema",
+            session_id=session.id,
+            question=self._question(session).sleutel,
+            context=self._fill(self._question(session).tekst, session),
+            texts=tuple(c.text for c in options),
+            vraagstuk=session.vraagstuk,
+            options=tuple(c.id for c in options),
         )
         turn.say(self._t("llm_bezig"), llm=request)
 
@@ -1082,9 +1102,49 @@ class Engine:
             return
         if self._question(session).sleutel != request.question:
             return
+        if request.kind == "thema":
+            self._show_themes(turn, session, event)
+            return
         session.pending.suggestions = [Suggestion(titel=text, bron="taalmodel", soort="voorstel")]
         turn.changed = True
         turn.say(self._t("voorstel", tekst=text), buttons=(Button("Neem over", "/neem 1"),))
+
+    def _show_themes(self, turn: _Turn, session: Session, event: Proposal) -> None:
+        options = event.request.options
+        if session.phase != "shortlist" or not set(options) <= set(session.pending.options):
+            return  # the group moved on (or answers were removed) while the model was thinking
+        position = {cid: n for n, cid in enumerate(session.pending.options, start=1)}
+        themes: list[Suggestion] = []
+        lines = []
+        for label, members in event.groups[:MAX_POLL_OPTIONS]:
+            ids = [options[m] for m in members if 0 <= m < len(options)]
+            title = _poll_label(clean_text(label))
+            if not ids or not title:
+                continue
+            themes.append(Suggestion(titel=title, bron="taalmodel", soort="thema", leden=ids))
+            numbers = ", ".join(str(position[i]) for i in ids)
+            lines.append(f"{len(themes)}. {_esc(title)} <i>(antwoord {numbers})</i>")
+        if len(themes) < 2:
+            turn.say(self._t("llm_mislukt"))
+            return
+        session.pending.suggestions = themes
+        turn.changed = True
+        turn.say(
+            self._raw("themas_voorstel", lijst="\n".join(lines)), buttons=(Button("Stem over deze thema's", "/neem 1"),)
+        )
+
+    def _vote_on_themes(self, turn: _Turn, session: Session) -> None:
+        """Adopt the proposed themes as the group's answers (with the model as source) and put them to a vote."""
+        if not self._may_steer(turn):
+            turn.say(self._t("alleen_facilitator", actie="/neem"))
+            return
+        question = self._question(session)
+        ids = []
+        for theme in session.pending.suggestions:
+            contribution = self._add(turn, question.sleutel, theme.titel, None)
+            contribution.source = theme.bron
+            ids.append(contribution.id)
+        self._start_vote(turn, ids)
 
     def _on_proposal_failed(self, turn: _Turn, event: ProposalFailed) -> None:
         turn.say(self._t("llm_mislukt"))
@@ -1137,6 +1197,9 @@ class Engine:
             return
         if not numbers or not 1 <= numbers[0] <= len(suggestions):
             turn.say(self._t("kies_ongeldig", max=len(suggestions)))
+            return
+        if session.phase == "shortlist" and suggestions[0].soort == "thema":
+            self._vote_on_themes(turn, session)
             return
         chosen = suggestions[numbers[0] - 1]
         if session.phase == "item" and session.pending.item_id is not None:

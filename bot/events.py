@@ -59,7 +59,7 @@ class Joined:
     at: datetime
 
 
-LLMKind = Literal["formulering", "samenvatting", "antwoord"]
+LLMKind = Literal["formulering", "thema", "samenvatting", "antwoord"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ class LLMRequest:
     texts: tuple[str, ...] = ()
     vraagstuk: str = ""
     hits: tuple[SearchHit, ...] = ()
+    options: tuple[int, ...] = ()  # contribution ids behind `texts` (kind "thema")
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class Proposal:
     text: str
     at: datetime
     citations: tuple[int, ...] = ()
+    groups: tuple[tuple[str, tuple[int, ...]], ...] = ()  # kind "thema": label and positions in `texts`
 
 
 @dataclass(frozen=True)
