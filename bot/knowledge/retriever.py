@@ -21,6 +21,7 @@ the lexical weight shrinks with the share of the question the index does not kno
 
 from __future__ import annotations
 
+import heapq
 import logging
 import re
 import sys
@@ -75,6 +76,13 @@ class Fusion:
     instrument_bonus: float = 0.06
     """Added to measurement instruments when the question is about measuring (a word of the
     synonym group ``meten``): instrument questions nDCG@5 0.82 -> 0.87, others unchanged."""
+    kind_depth: int = 10
+    kind_share: float = 0.5
+    kind_bonus: float = 0.02
+    """Added to measurement instruments when at least `kind_share` of the fused top
+    `kind_depth` are instruments: the ranking itself shows an instrument question that has
+    no word of ``meten`` ("kosten en baten berekenen", "in beeld brengen"). Recall@5 on the
+    held-out half 0.857 -> 0.869, tuning half and extra set unchanged or better."""
 
 
 class KnowledgeBase:
@@ -149,11 +157,24 @@ class KnowledgeBase:
             for rank, position in enumerate(ranking, start=1):
                 scores[position] = scores.get(position, 0.0) + weight / (self.fusion.k + rank)
         if MEASURE_TERM in analysis.term_set:
-            for position in scores:
-                if index.chunks[position].soort == "meetinstrument":
-                    scores[position] += self.fusion.instrument_bonus
+            self._boost_instruments(index, scores, self.fusion.instrument_bonus)
+        if self._instrument_share(index, scores) >= self.fusion.kind_share:
+            self._boost_instruments(index, scores, self.fusion.kind_bonus)
         best = sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))[:limit]
         return [(index.chunks[i], score) for i, score in best]
+
+    @staticmethod
+    def _boost_instruments(index: LoadedIndex, scores: dict[int, float], bonus: float) -> None:
+        for position in scores:
+            if index.chunks[position].soort == "meetinstrument":
+                scores[position] += bonus
+
+    def _instrument_share(self, index: LoadedIndex, scores: dict[int, float]) -> float:
+        """The share of measurement instruments among the `kind_depth` best fused chunks."""
+        top = heapq.nlargest(self.fusion.kind_depth, scores.items(), key=lambda pair: (pair[1], -pair[0]))
+        if not top:
+            return 0.0
+        return sum(index.chunks[position].soort == "meetinstrument" for position, _ in top) / len(top)
 
     def _lexical(
         self, index: LoadedIndex, query: str, depth: int, *, thema: str | None, soort: str | None, stap: int | None
