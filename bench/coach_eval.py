@@ -1,8 +1,10 @@
 """Measure the coaching rules on the labelled cases in `tests/data/coaching_cases.yaml`.
 
-Usage: `python bench/coach_eval.py [--fouten]`. Prints precision, recall and support per
-rule; with `--fouten` also every case the coach got wrong. `tests/test_coach.py` uses the
-same functions to hold each rule to a minimum.
+Usage: `python bench/coach_eval.py [--fouten] [--heldout]`. Prints precision, recall and support
+per rule; with `--fouten` also every case the coach got wrong; with `--heldout` also a separate
+table for the held-out cases (`tests/data/coaching_cases_heldout.yaml`, written in other words
+than the rules were tuned on). `tests/test_coach.py` uses the same functions to hold each rule
+to a minimum.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from bot.coach import RULE_IDS, Coach, load_coach
 from bot.compass import Contribution, FieldValue, Role, Session
 
 CASES = Path(__file__).resolve().parents[1] / "tests" / "data" / "coaching_cases.yaml"
+HELDOUT = CASES.with_name("coaching_cases_heldout.yaml")
 PERSPECTIVES = ("gemeente", "aanbieder", "doelgroep")
 _AT = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -180,16 +183,12 @@ def table(scores: dict[str, Score]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fouten", action="store_true", help="toon ook de gevallen die de coach fout had")
-    parser.add_argument("--gevallen", type=Path, default=CASES)
-    args = parser.parse_args(argv)
-    cases = load_cases(args.gevallen)
-    scores, misses = evaluate(load_coach(), cases)
-    print(f"{len(cases)} gevallen")
+def _report(coach: Coach, path: Path, show_misses: bool) -> None:
+    cases = load_cases(path)
+    scores, misses = evaluate(coach, cases)
+    print(f"{path.name}: {len(cases)} gevallen")
     print(table(scores))
-    if args.fouten:
+    if show_misses:
         for miss in misses:
             kind = "gemist" if miss.expected else "onterecht"
             what = (
@@ -199,6 +198,19 @@ def main(argv: list[str] | None = None) -> int:
             )
             extra = f" [{miss.perspective}]" if miss.perspective else ""
             print(f"- {kind}: {miss.rule_id}{extra}: {what} {miss.case.velden or ''}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fouten", action="store_true", help="toon ook de gevallen die de coach fout had")
+    parser.add_argument("--gevallen", type=Path, default=CASES)
+    parser.add_argument("--heldout", action="store_true", help="meet ook apart op de achtergehouden gevallen")
+    args = parser.parse_args(argv)
+    coach = load_coach()
+    _report(coach, args.gevallen, args.fouten)
+    if args.heldout:
+        print()
+        _report(coach, HELDOUT, args.fouten)
     return 0
 
 

@@ -164,12 +164,20 @@ def _check_template(text: str, allowed: set[str]) -> str:
     return text
 
 
+class SystemChange(_Strict):
+    """A system goal written as an action on a part of the system ("de toegang verbeteren")."""
+
+    handelingen: Phrases = Field(min_length=1)
+    onderdelen: Phrases = Field(min_length=1)
+
+
 class AmbitionRule(_Rule):
     id: Literal["ambitie_systeemdoel"]
     vragen: tuple[Key, ...] = Field(min_length=1)
     tekst: str
     tekst_zonder_inwoners: str
     systeemdoelen: dict[str, Phrases] = Field(min_length=1)
+    organisatiewerk: dict[str, SystemChange] = Field(default_factory=dict)
     inwoners: Phrases = Field(min_length=1)
     maatschappelijk: Phrases = ()
     middel_of_gevolg: Phrases = ()
@@ -418,6 +426,10 @@ class Coach:
         self._issue = rules.rule(OneIssueRule)
 
         self._system = {label: _compile_all(p) for label, p in self._ambition.systeemdoelen.items()}
+        self._system_changes = {
+            label: (_compile_all(change.handelingen), _compile_all(change.onderdelen))
+            for label, change in self._ambition.organisatiewerk.items()
+        }
         self._residents = _compile_all(self._ambition.inwoners)
         self._societal = _compile_all(self._ambition.maatschappelijk)
         self._clause_split = _compile_all(self._ambition.middel_of_gevolg)
@@ -502,12 +514,15 @@ class Coach:
 
     def _review_ambition(self, raw: str) -> list[Advice]:
         text = _blank(normalize(raw), self._ambition_exceptions)
-        found = {label: _find(patterns, text) for label, patterns in self._system.items()}
-        found = {label: matches for label, matches in found.items() if matches}
         sentence_end = re.search(r"[.;:!?](?:\s|$)", text)
         splits = [m.start() for m in _find(self._clause_split, text)]
         main_end = min([*splits, sentence_end.start() if sentence_end else len(text)])
         main = text[:main_end]
+        found = {label: _find(patterns, text) for label, patterns in self._system.items()}
+        for label, (actions, parts) in self._system_changes.items():
+            if _find(parts, main):
+                found[label] = found.get(label, []) + _find(actions, main)
+        found = {label: matches for label, matches in found.items() if matches}
         if not found:
             if _find(self._residents, main) or _find(self._societal, main):
                 return []
