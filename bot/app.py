@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.content import content_dir
 from bot.engine import MAX_POLL_OPTIONS, Engine
 from bot.events import LLMRequest, Proposal, ProposalFailed
-from bot.flows import Flow, Texts, load_flow, load_texts, load_themes
+from bot.flows import Flow, Texts, check_examples, load_flow, load_texts, load_themes
 from bot.knowledge.search import KnowledgeSearch, SearchHit
 from bot.llm import LLMService, LLMUnavailable, load_prompts, make_chat_model
 from bot.store import Store
@@ -108,6 +108,7 @@ async def open_kompas(
             log.info("Bewaartermijn: %d kompassen verwijderd", removed)
     folder = settings.effective_flows_dir
     themes = load_themes(folder / "themas.yaml")
+    check_examples(flow, themes, folder / "kompas.yaml")
     coach = load_coach(folder / "coaching.yaml", flow)
     llm = open_llm(settings)
     engine = Engine(

@@ -21,7 +21,7 @@ from bot.content import content_dir
 from bot.document.export import FORMATS, ExportError, console_exporter, export_session
 from bot.engine import progress
 from bot.events import Actor
-from bot.flows import FlowError, load_flow, load_texts, load_themes
+from bot.flows import FlowError, check_examples, load_flow, load_texts, load_themes
 from bot.knowledge.commands import kennis_app, watwerkt
 from bot.knowledge.corpus import CorpusError, load_corpus
 from bot.llm import load_prompts
@@ -135,7 +135,8 @@ def controleer() -> None:
     try:
         flow = load_flow(folder / "kompas.yaml")
         load_texts(folder / "teksten.yaml")
-        load_themes(folder / "themas.yaml")
+        themes = load_themes(folder / "themas.yaml")
+        check_examples(flow, themes, folder / "kompas.yaml")
         load_coach(folder / "coaching.yaml", flow)
         prompts = load_prompts(content_dir("prompts"))
         items = load_corpus(settings.effective_knowledge_dirs)

@@ -318,6 +318,43 @@ def load_flow(path: Path | None = None) -> Flow:
     return flow
 
 
+def check_examples(flow: Flow, themes: Themes, path: Path | None = None) -> None:
+    """A per-theme `voorbeeld` has 'algemeen' and every theme of `themas.yaml`, and no unknown keys.
+
+    A single-string example is fine (it is shown for every theme). When an adviser adds a theme,
+    this names each question that still lacks an example for it.
+    """
+    path = path or content_dir("flows") / "kompas.yaml"
+    expected = ["algemeen", *themes.themes]
+    problems: list[str] = []
+    for step in flow.stappen:
+        for question in step.vragen:
+            if not isinstance(question.voorbeeld, dict):
+                continue
+            missing = [key for key in expected if not question.voorbeeld.get(key, "").strip()]
+            unknown = sorted(set(question.voorbeeld) - set(expected))
+            if missing:
+                problems.append(
+                    f"  - vraag '{question.sleutel}' > voorbeeld: er ontbreekt een voorbeeld voor {', '.join(missing)}"
+                )
+            if unknown:
+                problems.append(
+                    f"  - vraag '{question.sleutel}' > voorbeeld: onbekend thema {', '.join(unknown)}; "
+                    f"gebruik 'algemeen' of een thema uit themas.yaml"
+                )
+    if problems:
+        raise FlowError(
+            "\n".join(
+                [
+                    f"{path}: niet elk thema heeft een eigen voorbeeld. Geef bij een voorbeeld per thema "
+                    f"een tekst voor 'algemeen' en voor elk thema uit themas.yaml "
+                    f"({', '.join(themes.themes)}):",
+                    *problems,
+                ]
+            )
+        )
+
+
 def load_texts(path: Path | None = None) -> Texts:
     path = path or content_dir("flows") / "teksten.yaml"
     data = _read_yaml(path)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.flows import FlowError, load_flow, load_texts
+from bot.flows import FlowError, check_examples, load_flow, load_texts, load_themes
 
 from .conftest import REPO
 
@@ -96,3 +96,64 @@ def test_examples_follow_the_issue(flow, texts) -> None:  # type: ignore[no-unty
     assert "geld" in outcome.replies[-1].text  # the armoede example, not the lhbti one
     plain = engine.handle(Chat(id="d"), Text(Actor("1", "A"), "/kompas iets heel anders", at))
     assert "Iedereen kan meedoen" in plain.replies[-1].text
+
+
+def test_step_one_shows_the_example_of_the_theme(flow, texts) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from bot.compass import Chat
+    from bot.engine import Actor, Engine, Text
+
+    engine = Engine(flow, texts, themes=load_themes())
+    at = datetime(2026, 11, 23, tzinfo=UTC)
+    examples = flow.question("beeld_cijfers").voorbeeld
+    assert isinstance(examples, dict)
+
+    def first_figures_question(issue: str) -> str:
+        chat = engine.handle(Chat(id=issue), Text(Actor("1", "A"), f"/kompas {issue}", at)).chat
+        return engine.handle(chat, Text(Actor("1", "A"), "/stap 1", at)).replies[-1].text
+
+    poverty = first_figures_question("armoede")
+    assert examples["armoede-schulden"] in poverty and "eenzaam" not in poverty
+    acceptance = first_figures_question("sociale acceptatie van lhbti-inwoners")
+    assert examples["sociale-acceptatie-lhbti"] in acceptance and "eenzaam" not in acceptance
+    loneliness = first_figures_question("eenzaamheid onder ouderen")
+    assert examples["eenzaamheid"] in loneliness
+
+
+def test_every_theme_has_its_own_example() -> None:
+    flow, themes = load_flow(), load_themes()
+    check_examples(flow, themes)
+    per_theme = [q for step in flow.stappen for q in step.vragen if isinstance(q.voorbeeld, dict)]
+    assert per_theme, "er zijn vragen met een voorbeeld per thema"
+    for question in per_theme:
+        assert isinstance(question.voorbeeld, dict)
+        for theme in ["algemeen", *themes.themes]:
+            assert question.voorbeeld.get(theme, "").strip(), f"{question.sleutel}: geen voorbeeld voor {theme}"
+
+
+def test_a_new_theme_without_examples_is_named(tmp_path: Path) -> None:
+    data = yaml.safe_load((REPO / "flows" / "themas.yaml").read_text(encoding="utf-8"))
+    data["digitale-inclusie"] = {"naam": "digitale inclusie", "woorden": ["digitaal"]}
+    themes_path = tmp_path / "themas.yaml"
+    themes_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(FlowError) as caught:
+        check_examples(load_flow(), load_themes(themes_path), REPO / "flows" / "kompas.yaml")
+    message = str(caught.value)
+    assert "kompas.yaml" in message
+    assert "vraag 'beeld_cijfers' > voorbeeld: er ontbreekt een voorbeeld voor digitale-inclusie" in message
+    assert "vraag 'verbeteren'" in message
+
+
+def test_a_missing_or_misspelled_theme_example_is_named(tmp_path: Path) -> None:
+    def change(d: dict) -> None:  # type: ignore[type-arg]
+        examples = d["stappen"][1]["vragen"][0]["voorbeeld"]
+        examples["armoede"] = examples.pop("armoede-schulden")
+
+    path = _broken_copy(tmp_path, change)
+    with pytest.raises(FlowError) as caught:
+        check_examples(load_flow(path), load_themes(), path)
+    message = str(caught.value)
+    assert str(path) in message
+    assert "vraag 'beeld_cijfers' > voorbeeld: er ontbreekt een voorbeeld voor armoede-schulden" in message
+    assert "vraag 'beeld_cijfers' > voorbeeld: onbekend thema armoede" in message
