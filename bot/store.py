@@ -1,7 +1,8 @@
 """Persistent sessions: SQLAlchemy 2 (async), SQLite by default, PostgreSQL by URL.
 
 Each chat is saved in one transaction together with the marker of the event that changed
-it, so a transport can skip an event it has already stored (idempotence after a crash).
+it, so a transport can skip an event it has already stored (idempotence after a crash), and
+with the replies of that event (the outbox), so a crash before they were sent does not lose them.
 The schema is managed by alembic and upgraded on open, so older databases keep their data.
 """
 
@@ -91,6 +92,23 @@ class PollRow(Base):
     closed: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class OutboxRow(Base):
+    """The replies of one stored event, kept until the transport has delivered them.
+
+    Written in the transaction that stores the event, removed once delivered (or refused for
+    good); what is left after a crash is delivered at the next start. `actions` is the
+    transport's own serialisation (for Telegram: `bot.telegram.outbox`).
+    """
+
+    __tablename__ = "outbox"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(64), index=True)
+    actions: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 @dataclass(frozen=True)
 class PollRef:
     poll_id: str
@@ -105,6 +123,15 @@ class EventKey:
 
     source: str
     event_id: int
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """Undelivered replies: of the event `marker`, in chat `chat_id`."""
+
+    marker: EventKey
+    chat_id: str
+    actions: str
 
 
 @dataclass(frozen=True)
@@ -310,9 +337,11 @@ class Store:
             gone = list((await db.execute(empty)).scalars())
             if gone:
                 await db.execute(delete(PollRow).where(PollRow.chat_id.in_(gone)))
+                await db.execute(delete(OutboxRow).where(OutboxRow.chat_id.in_(gone)))
                 await db.execute(delete(ChatRow).where(ChatRow.id.in_(gone)))
             if chat_id is None:
                 await db.execute(delete(ProcessedEventRow).where(ProcessedEventRow.processed_at < cutoff))
+                await db.execute(delete(OutboxRow).where(OutboxRow.created_at < cutoff))
         if stale or gone:
             await self.scrub()
         return len(stale)
@@ -349,11 +378,18 @@ class Store:
         ]
         return matches[0] if matches else None
 
-    async def save_many(self, items: Sequence[tuple[Chat | None, EventKey | None, str | None]]) -> None:
+    async def save_many(
+        self,
+        items: Sequence[tuple[Chat | None, EventKey | None, str | None]],
+        *,
+        outbox: Sequence[OutboxEntry] = (),
+        delivered: Sequence[EventKey] = (),
+    ) -> None:
         """Group commit: many chats and event markers in ONE transaction (one commit, one fsync).
 
         Each `(chat, marker, chat_id)` is stored like `save_chat(chat, marker)`, or, without a chat,
         like `mark_processed(marker, chat_id)`. For transports that handle many chats at once.
+        `outbox` adds the replies of those events; `delivered` removes replies that were sent.
         """
         now = datetime.now(UTC)
         chats: dict[str, dict[str, object]] = {}
@@ -393,6 +429,33 @@ class Store:
             ):
                 if rows:
                     await connection.execute(_upsert(dialect, table, keys), rows)
+            if outbox:
+                rows = [
+                    {
+                        "source": entry.marker.source,
+                        "event_id": entry.marker.event_id,
+                        "chat_id": entry.chat_id,
+                        "actions": entry.actions,
+                        "created_at": now,
+                    }
+                    for entry in outbox
+                ]
+                await connection.execute(_upsert(dialect, OutboxRow.__table__, ("source", "event_id")), rows)
+            for marker in delivered:
+                await connection.execute(
+                    delete(OutboxRow).where(OutboxRow.source == marker.source, OutboxRow.event_id == marker.event_id)
+                )
+
+    # ----------------------------------------------------------------- outbox
+
+    async def undelivered(self, source: str, chat_id: str | None = None) -> list[OutboxEntry]:
+        """Replies still to be delivered (of one chat, or of all), per chat in the order of their events."""
+        query = select(OutboxRow).where(OutboxRow.source == source)
+        if chat_id is not None:
+            query = query.where(OutboxRow.chat_id == chat_id)
+        async with self._sessions() as db:
+            result = await db.execute(query.order_by(OutboxRow.chat_id, OutboxRow.event_id))
+            return [OutboxEntry(EventKey(r.source, r.event_id), r.chat_id, r.actions) for r in result.scalars()]
 
     # ----------------------------------------------------------------- polls (Telegram)
 
@@ -430,7 +493,7 @@ class Store:
 
 
 def _upsert(dialect: str, table: Any, keys: tuple[str, ...]) -> Executable:
-    """INSERT ... ON CONFLICT DO UPDATE (SQLite, PostgreSQL); markers are only inserted once."""
+    """INSERT ... ON CONFLICT DO UPDATE (SQLite, PostgreSQL); markers and outbox rows are only inserted once."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     if dialect == "postgresql":
@@ -439,7 +502,7 @@ def _upsert(dialect: str, table: Any, keys: tuple[str, ...]) -> Executable:
         statement = sqlite.insert(table)
     else:  # pragma: no cover - other databases are not supported by the store
         raise StoreError(f"Database {dialect} wordt niet ondersteund.")
-    if table.name == ProcessedEventRow.__tablename__:
+    if table.name in (ProcessedEventRow.__tablename__, OutboxRow.__tablename__):
         return statement.on_conflict_do_nothing(index_elements=list(keys))
     updates = {column.name: statement.excluded[column.name] for column in table.columns if column.name not in keys}
     return statement.on_conflict_do_update(index_elements=list(keys), set_=updates)

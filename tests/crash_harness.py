@@ -19,6 +19,9 @@ Two independent checks, after every kill and at the end:
 * the acknowledgements: every answer the bot acknowledged to the server (a ✍ reaction, or a
   reply quoting it) is in the store exactly once (one contribution with its message id);
   no message id has two contributions.
+* the outbox: an answer stored but not yet acknowledged when the bot was killed is acknowledged
+  after a restart (its reply waited in the outbox); at the end, after the outbox has drained,
+  no stored answer is left without its acknowledgement (`never_answered`).
 
 `python -m tests.crash_harness --kills 200` runs it long; the tests run it short.
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import os
 import random
@@ -65,13 +69,17 @@ class CrashReport:
     pushed: int = 0
     answers: int = 0
     acknowledged: int = 0
-    stored_unacknowledged: int = 0
+    unacknowledged_at_kill: int = 0  # answers stored but not acknowledged right after some kill
+    acknowledged_after_restart: int = 0  # ... of which the acknowledgement came after a restart
+    never_answered: int = 0  # stored answers never acknowledged, at the end
+    acknowledged_twice: int = 0  # unedited answers; at-least-once: killed between sending and clearing the outbox
     lost: int = 0
     duplicated: int = 0
     checks: int = 0
     wrong_state: int = 0
     tracebacks: int = 0
     start_seconds: list[float] = field(default_factory=list)
+    pending_at_kills: set[tuple[int, int]] = field(default_factory=set)
     duration: float = 0.0
     problems: list[str] = field(default_factory=list)
 
@@ -81,7 +89,10 @@ class CrashReport:
         return (
             f"seed {self.seed}: {self.kills} kills ({kinds}), {self.starts} starts in {self.duration:.0f} s; "
             f"{self.pushed} updates, {self.answers} answers, {self.acknowledged} acknowledged, "
-            f"{self.stored_unacknowledged} stored but unacknowledged; lost {self.lost}, duplicated {self.duplicated}; "
+            f"{self.unacknowledged_at_kill} stored but unacknowledged at a kill, "
+            f"{self.acknowledged_after_restart} of them acknowledged after a restart, "
+            f"{self.never_answered} never answered, {self.acknowledged_twice} acknowledged twice; "
+            f"lost {self.lost}, duplicated {self.duplicated}; "
             f"{self.checks} chat states checked against the replay, {self.wrong_state} different; "
             f"tracebacks {self.tracebacks}; start to first getUpdates: median {start:.2f} s"
         )
@@ -281,16 +292,53 @@ def compare(oracle: Oracle, database: Path, report: CrashReport, moment: str) ->
             report.problems.append(f"{moment}: chat {key} after {len(processed)} updates differs from the replay")
 
 
-def acknowledgements(
-    api: FakeBotApi, database: Path, oracle: Oracle, report: CrashReport, answers: set[tuple[int, int]]
-) -> None:
-    """Every acknowledged answer in the store exactly once; no message stored twice."""
-    acked: set[tuple[int, int]] = set()
-    for call in api.calls:
+def acknowledged(calls: list[Call]) -> Counter[tuple[int, int]]:
+    """How often each message was acknowledged (a reaction, or a reply quoting it)."""
+    return Counter(ref for _, ref in _acknowledgements(calls))
+
+
+def _acknowledgements(calls: list[Call]) -> Iterator[tuple[int, tuple[int, int]]]:
+    """(index of the call, the message it acknowledges), for every acknowledging call."""
+    for index, call in enumerate(calls):
         if call.method == "setMessageReaction":
-            acked.add((int(call.params["chat_id"]), int(call.params["message_id"])))
+            yield index, (int(call.params["chat_id"]), int(call.params["message_id"]))
         elif call.method == "sendMessage" and call.params.get("reply_parameters"):
-            acked.add((int(call.params["chat_id"]), int(call.params["reply_parameters"]["message_id"])))
+            yield index, (int(call.params["chat_id"]), int(call.params["reply_parameters"]["message_id"]))
+
+
+def acknowledged_twice_by_one_bot(calls: list[Call], starts: list[int]) -> set[tuple[int, int]]:
+    """Messages one bot process acknowledged twice (`starts`: where each process's calls begin).
+    A replay after a restart may repeat an acknowledgement; the normal path must never."""
+    per_process = Counter((bisect.bisect_right(starts, index), ref) for index, ref in _acknowledgements(calls))
+    return {ref for (_, ref), count in per_process.items() if count > 1}
+
+
+def unacknowledged(
+    database: Path, oracle: Oracle, answers: set[tuple[int, int]], acked: Counter[tuple[int, int]]
+) -> set[tuple[int, int]]:
+    """Answers in the store that the engine acknowledges but the server has no acknowledgement of."""
+    _, chats = read_database(database)
+    stored = _contributions_per_message(chats)
+    return {ref for ref in stored if ref in answers and ref in oracle.reacted} - set(acked)
+
+
+def acknowledgements(
+    api: FakeBotApi,
+    database: Path,
+    oracle: Oracle,
+    report: CrashReport,
+    answers: set[tuple[int, int]],
+    edited: set[tuple[int, int]],
+    starts: list[int],
+) -> None:
+    """Every acknowledged answer in the store exactly once; no message stored twice; every
+    answer left unacknowledged by a kill acknowledged after a restart."""
+    counts = acknowledged(api.calls)
+    acked = set(counts)
+    report.acknowledged_twice = sum(1 for ref, n in counts.items() if n > 1 and ref in answers - edited)
+    doubled = acknowledged_twice_by_one_bot(api.calls, starts) & (answers - edited)
+    if doubled:
+        report.problems.append(f"answers acknowledged twice by the same bot process: {sorted(doubled)[:5]}")
     _, chats = read_database(database)
     stored = _contributions_per_message(chats)
     replayed = _contributions_per_message(oracle.states)
@@ -306,8 +354,28 @@ def acknowledgements(
         if count > 1:
             report.duplicated += count - 1
             report.problems.append(f"message {ref} stored {count} times")
-    # Stored, the engine acknowledged them, but the bot was killed before the reaction reached the server.
-    report.stored_unacknowledged = len({ref for ref in stored if ref in answers and ref in oracle.reacted} - acked)
+    # Stored, the engine acknowledged them, but the reaction never reached the server.
+    never = unacknowledged(database, oracle, answers, counts)
+    report.never_answered = len(never)
+    if never:
+        report.problems.append(f"stored answers never acknowledged: {sorted(never)[:5]}")
+    report.acknowledged_after_restart = len(report.pending_at_kills & acked)
+    report.unacknowledged_at_kill = len(report.pending_at_kills)
+
+
+async def outbox_drained(database: Path, timeout: float) -> bool:
+    """Wait until every reply the bot stored has been delivered (its outbox is empty)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        connection = sqlite3.connect(database)
+        try:
+            left = connection.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        finally:
+            connection.close()
+        if not left:
+            return True
+        await asyncio.sleep(0.05)
+    return False
 
 
 def _contributions_per_message(chats: dict[str, Any]) -> Counter[tuple[int, int]]:
@@ -340,6 +408,8 @@ class Lane:
         self.api: FakeBotApi | None = None
         self.counter = iter(range(1, 10**9))
         self.answers: set[tuple[int, int]] = set()
+        self.edited: set[tuple[int, int]] = set()  # an edit is acknowledged again, rightly
+        self.starts: list[int] = []  # where in the server's calls each bot process began
         self.pushing = True
         self.home = work / "home"
 
@@ -367,6 +437,9 @@ class Lane:
                 update_id, is_answer = next_item(api, room, self.counter)
                 for uid in sorted(u for u in api.history if u > self.added):
                     self.oracle.add(api.history[uid])
+                    edit = api.history[uid].get("edited_message")
+                    if edit is not None:
+                        self.edited.add((edit["chat"]["id"], edit["message_id"]))
                 self.added = update_id
                 if is_answer:
                     message = api.history[update_id]["message"]
@@ -377,6 +450,7 @@ class Lane:
         self, api: FakeBotApi, env: dict[str, str], log_file: Any
     ) -> tuple[asyncio.subprocess.Process, float]:
         started = time.monotonic()
+        self.starts.append(len(api.calls))
         process = await asyncio.create_subprocess_exec(
             *kompas_command(), env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log_file
         )
@@ -454,7 +528,8 @@ class Lane:
                     copy = snapshot(database, self.work / f"kill{report.kills:04d}") if database.exists() else None
                     if copy is not None:
                         moment = f"kill {report.kills}"
-                        checks.append(asyncio.create_task(self._check(copy, moment)))
+                        acked = acknowledged(api.calls)
+                        checks.append(asyncio.create_task(self._check(copy, moment, acked)))
                 # The last start: no more kills, everything queued must be processed.
                 self.pushing = False
                 await pusher
@@ -462,6 +537,8 @@ class Lane:
                 try:
                     if api.history:
                         await api.wait_confirmed(max(api.history), timeout=120)
+                    if not await outbox_drained(database, timeout=60):
+                        report.problems.append("the outbox did not drain after the last start")
                     process.send_signal(signal.SIGTERM)
                     await asyncio.wait_for(process.wait(), 30)
                     if process.returncode != 0:
@@ -476,7 +553,7 @@ class Lane:
             if unprocessed:
                 report.lost += len(unprocessed)
                 report.problems.append(f"chats with unprocessed updates at the end: {unprocessed}")
-            acknowledgements(api, database, self.oracle, report, self.answers)
+            acknowledgements(api, database, self.oracle, report, self.answers, self.edited, self.starts)
             report.pushed = len(api.history)
             report.answers = len(self.answers)
             text = log_path.read_text(errors="replace")
@@ -492,9 +569,10 @@ class Lane:
         report.duration = time.monotonic() - began
         return report
 
-    async def _check(self, copy: Path, moment: str) -> None:
+    async def _check(self, copy: Path, moment: str, acked: Counter[tuple[int, int]]) -> None:
         await asyncio.sleep(0)
         compare(self.oracle, copy, self.report, moment)
+        self.report.pending_at_kills |= unacknowledged(copy, self.oracle, self.answers, acked)
         shutil.rmtree(copy.parent, ignore_errors=True)
 
 
@@ -507,7 +585,10 @@ def merge(reports: list[CrashReport]) -> CrashReport:
         total.pushed += r.pushed
         total.answers += r.answers
         total.acknowledged += r.acknowledged
-        total.stored_unacknowledged += r.stored_unacknowledged
+        total.unacknowledged_at_kill += r.unacknowledged_at_kill
+        total.acknowledged_after_restart += r.acknowledged_after_restart
+        total.never_answered += r.never_answered
+        total.acknowledged_twice += r.acknowledged_twice
         total.lost += r.lost
         total.duplicated += r.duplicated
         total.checks += r.checks
@@ -565,7 +646,8 @@ def main() -> int:
     print(report.summary())
     for problem in report.problems[:20]:
         print("  " + problem)
-    return 1 if report.problems or report.lost or report.duplicated or report.wrong_state else 0
+    failed = report.problems or report.lost or report.duplicated or report.wrong_state or report.never_answered
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -19,7 +19,9 @@ KILLS = int(os.environ.get("KOMPAS_CRASH_KILLS", "50"))
 
 
 @pytest.mark.skipif(not Path(kompas_command()[0]).exists(), reason="the kompas command is not installed here")
-async def test_random_sigkills_lose_and_duplicate_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_random_sigkills_lose_double_or_leave_unanswered_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     seed = int(os.environ.get("KOMPAS_CRASH_SEED") or random.SystemRandom().randrange(2**32))
     report = await run_crash_harness(tmp_path, kills=KILLS, seed=seed, lanes=1, max_seconds=300)
     with capsys.disabled():
@@ -27,6 +29,9 @@ async def test_random_sigkills_lose_and_duplicate_nothing(tmp_path: Path, capsys
     details = report.summary() + "\n" + "\n".join(report.problems[:20])
     assert report.kills == KILLS, details
     assert report.lost == 0 and report.duplicated == 0, details
+    # Every answer a kill left stored but unacknowledged got its acknowledgement from the outbox.
+    assert report.never_answered == 0, details
+    assert report.acknowledged_after_restart == report.unacknowledged_at_kill, details
     assert report.wrong_state == 0 and report.checks > KILLS, details
     assert report.tracebacks == 0 and report.problems == [], details
     assert report.acknowledged > KILLS  # the bot did real work between the kills

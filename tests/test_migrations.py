@@ -1,4 +1,4 @@
-"""Upgrades keep data: a database made by an older schema (revision 0001) migrates forward on open."""
+"""Upgrades keep data: a database made by an older schema (revision 0001, 0002) migrates forward on open."""
 
 from __future__ import annotations
 
@@ -12,18 +12,18 @@ from sqlalchemy import create_engine, inspect, text
 from bot.compass import Chat, Contribution, Session
 from bot.engine import Engine
 from bot.events import Actor, Text
-from bot.store import EventKey, Store, alembic_config, head_revision
+from bot.store import EventKey, OutboxEntry, Store, alembic_config, head_revision
 
 from .conftest import Clock
 
 AT = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 
 
-def old_database(path: Path) -> None:
-    """Schema 0001, filled the way the store of that version wrote it (plain rows, JSON states)."""
+def old_database(path: Path, revision: str = "0001") -> None:
+    """Schema `revision`, filled the way the store of 0001 wrote it (plain rows, JSON states)."""
     engine = create_engine(f"sqlite:///{path}")
     with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), "0001")
+        command.upgrade(alembic_config(connection), revision)
     session = Session(
         id="eenzaamheid",
         chat_id="-100",
@@ -39,7 +39,8 @@ def old_database(path: Path) -> None:
     )
     head = Chat(id="-100", is_group=True, active="eenzaamheid", names={"1": "Fatima", "2": "Pieter"})
     with engine.begin() as connection:
-        assert "polls" not in inspect(connection).get_table_names()
+        assert "outbox" not in inspect(connection).get_table_names()
+        assert ("polls" in inspect(connection).get_table_names()) == (revision != "0001")
         connection.execute(
             text("INSERT INTO chats (id, is_group, state, updated_at) VALUES (:id, 1, :state, :at)"),
             {"id": "-100", "state": head.model_dump_json(), "at": AT},
@@ -89,9 +90,37 @@ async def test_a_database_of_revision_0001_opens_with_its_data_intact(
     check = create_engine(f"sqlite:///{path}")
     with check.connect() as connection:
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-        assert "polls" in inspect(connection).get_table_names()
+        assert {"polls", "outbox"} <= set(inspect(connection).get_table_names())
     check.dispose()
     assert version == head_revision()
+
+
+async def test_a_database_of_revision_0002_gains_the_outbox(tmp_path: Path) -> None:
+    path = tmp_path / "oud.db"
+    old_database(path, "0002")
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO polls (poll_id, chat_id, message_id, created_at, closed) VALUES ('p0', '-100', 3, :at, 0)"
+            ).bindparams(at=AT)
+        )
+    engine.dispose()
+
+    store = await Store.open(f"sqlite+aiosqlite:///{path}")
+    try:
+        assert (await store.find_poll("p0")) is not None
+        chat = await store.load_chat("-100")
+        assert chat is not None and chat.session is not None
+        marker = EventKey("telegram", 42)
+        replies = OutboxEntry(marker, chat.id, '[{"kind": "StopPoll"}]')
+        await store.save_many([(chat, marker, chat.id)], outbox=[replies])
+        assert await store.undelivered("telegram") == [replies]
+        await store.save_many([], delivered=[marker])
+        assert await store.undelivered("telegram") == []
+        assert await store.is_processed(marker)
+    finally:
+        await store.close()
 
 
 def test_the_quick_head_check_agrees_with_alembic() -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, inspect
 
 from bot.compass import Chat
 from bot.engine import Actor, Engine, Text
-from bot.store import EventKey, Store, StoreError
+from bot.store import EventKey, OutboxEntry, Store, StoreError
 
 from .conftest import Clock
 
@@ -115,4 +115,32 @@ async def test_retention_removes_only_stale_compasses(tmp_path: Path, engine: En
     assert await store.purge_inactive(30, now=clock()) == 1
     after = await store.load_chat("g")
     assert after is not None and list(after.sessions) == ["nieuw"] and after.active == "nieuw"
+    await store.close()
+
+
+async def test_outbox_is_written_with_the_turn_kept_in_order_and_cleared(tmp_path: Path) -> None:
+    store = await Store.open(_url(tmp_path))
+    first, second, other = EventKey("telegram", 7), EventKey("telegram", 8), EventKey("telegram", 5)
+    await store.save_many(
+        [(Chat(id="b"), second, "b"), (Chat(id="a"), other, "a"), (None, first, "b")],
+        outbox=[OutboxEntry(second, "b", "[2]"), OutboxEntry(other, "a", "[0]"), OutboxEntry(first, "b", "[1]")],
+    )
+    assert [e.actions for e in await store.undelivered("telegram")] == ["[0]", "[1]", "[2]"]
+    assert [e.marker for e in await store.undelivered("telegram", "b")] == [first, second]
+    await store.save_many([], delivered=[first, other])
+    assert await store.undelivered("telegram") == [OutboxEntry(second, "b", "[2]")]
+    await store.close()
+
+
+async def test_retention_drops_the_outbox_of_a_chat_it_removes(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    store = await Store.open(_url(tmp_path))
+    marker = EventKey("telegram", 9)
+    await store.save_many([(Chat(id="leeg"), marker, "leeg")], outbox=[OutboxEntry(marker, "leeg", "[]")])
+    await store.purge_inactive(30, now=datetime.now(UTC) + timedelta(days=20))
+    assert len(await store.undelivered("telegram")) == 1  # not stale yet
+    await store.purge_inactive(30, now=datetime.now(UTC) + timedelta(days=40), chat_id="leeg")
+    assert await store.load_chat("leeg") is None
+    assert await store.undelivered("telegram") == []
     await store.close()

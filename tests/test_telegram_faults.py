@@ -25,6 +25,14 @@ TEAM = group(-4101, "Storingsteam")
 FAST = {"read_timeout": 0.5, "http_attempts": 4}
 
 
+async def _until(condition: Any, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
 def contributions(state: Chat) -> list[str]:
     assert state.session is not None
     return [c.text for c in state.session.contributions]
@@ -256,8 +264,8 @@ async def test_model_call_does_not_block_other_chats(start_bot: StartBot) -> Non
         await endpoint.stop()
 
 
-async def test_a_document_that_cannot_be_sent_is_reported(start_bot: StartBot) -> None:
-    h = await start_bot(options={"http_attempts": 2})
+async def test_a_document_that_cannot_be_sent_is_reported_then_sent_from_the_outbox(start_bot: StartBot) -> None:
+    h = await start_bot(options={"http_attempts": 2, "redelivery_interval": 0.2})
     me = private(FATIMA)
     await h.say(me, FATIMA, "/kompas armoede")
     h.api.fail("sendDocument", 502, times=2)
@@ -266,5 +274,9 @@ async def test_a_document_that_cannot_be_sent_is_reported(start_bot: StartBot) -
     assert "wel bewaard" in texts_of(calls)
     assert len(h.bot.bridge.errors) == 1
     h.bot.bridge.errors.clear()
-    again = await h.say(me, FATIMA, "/document")  # and the next time it works
+    mark = len(h.api.calls)
+    await _until(lambda: not h.bot.bridge.waiting)  # kept in the outbox, and a moment later it is sent
+    assert [c.status for c in h.api.calls[mark:] if c.method == "sendDocument"] == [200, 200]
+    again = await h.say(me, FATIMA, "/document")  # and asked again, it comes once more, once
     assert [c.status for c in again if c.method == "sendDocument"] == [200, 200]
+    assert await h.bot.kompas.store.undelivered("telegram") == []

@@ -1,4 +1,5 @@
-"""`kompas telegram` as a real process: killed with SIGKILL mid-delivery, restarted, nothing lost or doubled."""
+"""`kompas telegram` as a real process: killed with SIGKILL mid-delivery, restarted, nothing lost or doubled,
+and the reply that was cut off sent after the restart (from the outbox)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ async def test_sigkill_mid_delivery_then_restart_resumes(tmp_path: Path) -> None
         before = len(api.calls)
         answered = api.text(me, FATIMA, "Zorgen voor een naaste")
         await _wait_for(lambda: any(c.method == "sendMessage" for c in api.calls[before:]))
+        cut_off = next(c for c in api.calls[before:] if c.method == "sendMessage").params["text"]
         first.send_signal(signal.SIGKILL)
         await first.wait()
         assert api.confirmed <= answered  # Telegram would deliver this update again
@@ -66,10 +68,17 @@ async def test_sigkill_mid_delivery_then_restart_resumes(tmp_path: Path) -> None
             await first.wait()
         api.release("sendMessage")
 
+    def attempts() -> int:
+        return sum(1 for c in api.calls if c.method == "sendMessage" and c.params["text"] == cut_off)
+
+    restarted = len(api.calls)
     second = await _start(env)
     try:
+        await _wait_for(lambda: attempts() == 2)  # sent again at start, before new updates are fetched
         overview_id = api.text(me, FATIMA, "/overzicht")
         await api.wait_confirmed(overview_id, timeout=30)
+        later = [c.method for c in api.calls[restarted:]]
+        assert later.index("sendMessage") < later.index("getUpdates")
         overview = api.texts(me["id"])[-1]
         assert overview.count("Zorgen voor een naaste") == 1
         signs = api.text(me, FATIMA, "Mantelzorgers melden zich niet")
@@ -79,6 +88,7 @@ async def test_sigkill_mid_delivery_then_restart_resumes(tmp_path: Path) -> None
         assert second.returncode == 0
         log = stderr.decode()
         assert "Traceback" not in log and TOKEN not in log and TOKEN.split(":")[1] not in log
+        assert attempts() == 2  # and only then: its outbox row was cleared
     finally:
         if second.returncode is None:
             second.kill()

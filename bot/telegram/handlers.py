@@ -1,8 +1,9 @@
 """The PTB handlers: each turns one Telegram update into one engine turn.
 
 Every turn is: load the chat, run the engine, store the new state together with the
-update_id (one transaction), and only then talk to Telegram. A crash after the store means the
-update is skipped when it is delivered again; a crash before it means it is processed again.
+update_id and the planned replies (one transaction), and only then talk to Telegram. A crash
+after the store means the update is skipped when it is delivered again, and its replies are sent
+from the outbox at the next start (`redeliver`); a crash before it means it is processed again.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from bot.events import Edit, Event, Joined, Outcome, Text, Vote
 from bot.flows import Flow, FlowError, Texts
 from bot.llm import LLMService
 from bot.store import EventKey, Store
+from bot.telegram.outbox import dump_actions, is_transient, lasting, load_actions
 from bot.telegram.persist import ChatCache, GroupCommit
 from bot.telegram.settings import TelegramOptions
 from bot.telegram.translate import (
@@ -178,6 +180,10 @@ class TelegramBridge:
         # The runner's per-chat locks: a detached follow-up turn (a model's proposal) takes its chat's lock.
         self.locks: ChatLockProvider | None = None
         self.background: set[asyncio.Task[None]] = set()
+        # Chats whose delivery failed for now: their outbox waits for `redeliver`, and their next
+        # turns are sent from it too, after it, so the chat's answers keep their order.
+        self.waiting: set[str] = set()
+        self._sending: set[EventKey] = set()  # outbox rows being delivered right now
         # The engine is pure but may search the knowledge base (CPU work): one worker thread keeps
         # the event loop free for other chats and calls the search from one thread only.
         self._engine_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kompas-engine")
@@ -283,7 +289,7 @@ class TelegramBridge:
         event = Text(actor=actor, text=text, at=event_time(message), ref=str(message.message_id))
         user_id = message.from_user.id if message.from_user else None
         actions = await self._turn(update, state, event, Origin(message_id=message.message_id, user_id=user_id))
-        await self._execute(context.bot, tg_chat.id, state.id, actions)
+        await self._deliver(context.bot, tg_chat.id, state.id, actions, update)
 
     async def on_edit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.edited_message
@@ -294,7 +300,7 @@ class TelegramBridge:
         state = await self._load(update, message.chat)
         event = Edit(actor=actor, ref=str(message.message_id), text=message.text, at=event_time(message))
         actions = await self._turn(update, state, event, Origin(message_id=message.message_id))
-        await self._execute(context.bot, message.chat.id, state.id, actions)
+        await self._deliver(context.bot, message.chat.id, state.id, actions, update)
 
     async def on_other_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Photos, stickers, voice notes, files: only text counts."""
@@ -302,9 +308,9 @@ class TelegramBridge:
         assert message is not None
         if is_group(message.chat) and not addressed_to_bot(message, self.bot_id):
             return
-        await self._mark(update, chat_key(message.chat.id))
-        note = SendText(self.texts("alleen_tekst"), reply_to=message.message_id)
-        await self._execute(context.bot, message.chat.id, chat_key(message.chat.id), [note])
+        note: list[Action] = [SendText(self.texts("alleen_tekst"), reply_to=message.message_id)]
+        await self._mark(update, chat_key(message.chat.id), note)
+        await self._deliver(context.bot, message.chat.id, chat_key(message.chat.id), note, update)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -339,7 +345,7 @@ class TelegramBridge:
                 await query.answer(text=toast)
             except TelegramError as exc:
                 log.info("Knop niet beantwoord: %s", exc.__class__.__name__)
-        await self._execute(context.bot, tg_chat.id, chat_key(tg_chat.id), actions)
+        await self._deliver(context.bot, tg_chat.id, chat_key(tg_chat.id), actions, update)
 
     async def on_poll_answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         answer = update.poll_answer
@@ -355,7 +361,7 @@ class TelegramBridge:
         actor = actor_of(answer.user)
         event = Vote(actor=actor, options=tuple(answer.option_ids), at=_now())
         actions = await self._turn(update, state, event, Origin())
-        await self._execute(context.bot, int(ref.chat_id), ref.chat_id, actions)
+        await self._deliver(context.bot, int(ref.chat_id), ref.chat_id, actions, update)
 
     async def on_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         change = update.my_chat_member
@@ -369,7 +375,7 @@ class TelegramBridge:
         if now_in and not was_in:
             state = await self._load(update, tg_chat)
             actions = await self._turn(update, state, Joined(at=_now()), Origin())
-            await self._execute(context.bot, tg_chat.id, state.id, actions)
+            await self._deliver(context.bot, tg_chat.id, state.id, actions, update)
         elif was_in and not now_in:
             log.info("De bot is uit groep %s gehaald; de gegevens blijven bewaard.", tg_chat.id)
 
@@ -423,26 +429,30 @@ class TelegramBridge:
         key = chat_key(tg_chat.id)
         return await self._stored_chat(update, key) or Chat(id=key, is_group=is_group(tg_chat))
 
-    async def _mark(self, update: Update, key: str | None) -> None:
-        await self._guard(self.commits.save(None, EventKey(SOURCE, update.update_id), key), update)
+    async def _mark(self, update: Update, key: str | None, actions: list[Action] | None = None) -> None:
+        """Store that the update was handled without changing the chat (with its replies, if any)."""
+        marker = EventKey(SOURCE, update.update_id)
+        await self._guard(self.commits.save(None, marker, key, outbox=dump_actions(actions or [])), update)
         self._stored.add(update.update_id)
 
     async def _turn(self, update: Update, state: Chat, event: Event, origin: Origin) -> list[Action]:
         loop = asyncio.get_running_loop()
         outcome: Outcome = await loop.run_in_executor(self._engine_thread, self.engine.handle, state, event)
-        marker = EventKey(SOURCE, update.update_id)
-        await self._guard(self.commits.save(outcome.chat if outcome.changed else None, marker, state.id), update)
-        if outcome.changed:
-            self.cache.put(outcome.chat)
-        self._stored.add(update.update_id)
-        if outcome.changed and isinstance(event, Text) and confirms_forget(event.text, self.engine.bot_username):
-            await self._scrub()
-        return plan(
+        actions = plan(
             outcome,
             group=outcome.chat.is_group,
             origin=origin,
             placeholder=self.texts("antwoord_plaatshouder"),
         )
+        marker = EventKey(SOURCE, update.update_id)
+        changed = outcome.chat if outcome.changed else None
+        await self._guard(self.commits.save(changed, marker, state.id, outbox=dump_actions(actions)), update)
+        if outcome.changed:
+            self.cache.put(outcome.chat)
+        self._stored.add(update.update_id)
+        if outcome.changed and isinstance(event, Text) and confirms_forget(event.text, self.engine.bot_username):
+            await self._scrub()
+        return actions
 
     async def _scrub(self) -> None:
         """After /vergeet: the removed data must not linger on disk either."""
@@ -474,19 +484,120 @@ class TelegramBridge:
 
     # ------------------------------------------------------------------------- delivery
 
+    async def _deliver(self, bot: Bot, chat_id: int, key: str, actions: list[Action], update: Update) -> None:
+        """Send the replies of a stored turn (which are in the outbox if `lasting` keeps any)."""
+        outbox = EventKey(SOURCE, update.update_id) if lasting(actions) else None
+        if outbox is not None and key in self.waiting:
+            # Earlier replies of this chat wait still: all of them go first, this turn's among them.
+            await self._replay(bot, key)
+            actions, outbox = [a for a in actions if isinstance(a, AskModel)], None
+        await self._execute(bot, chat_id, key, actions, outbox=outbox)
+
+    async def redeliver(self, bot: Bot, keys: set[str] | None = None) -> int:
+        """Send what the outbox still holds (of the chats `keys`, or all), per chat in order: at
+        start what a crash left, later what failed for now. Returns how many turns were delivered."""
+        chats = {entry.chat_id for entry in await self.store.undelivered(SOURCE)}
+        if keys is not None:
+            self.waiting -= keys - chats
+            chats &= keys
+
+        async def one(key: str) -> int:
+            async with self._hold(key):
+                return await self._replay(bot, key)
+
+        return sum(await asyncio.gather(*(one(key) for key in sorted(chats))))
+
+    async def _replay(self, bot: Bot, key: str) -> int:
+        """Deliver the chat's outbox in order (the caller holds the chat's lock). Stops at a
+        delivery that fails for now: then the chat waits for the next `redeliver`."""
+        delivered = 0
+        for entry in await self.store.undelivered(SOURCE, key):
+            if entry.marker in self._sending:
+                return delivered  # a detached delivery of this chat is still busy; it goes first
+            try:
+                actions = load_actions(entry.actions)
+            except (ValueError, KeyError, TypeError) as exc:  # it would fail every time
+                log.error("Onleesbaar uitgesteld antwoord in chat %s weggegooid: %s", key, exc.__class__.__name__)
+                await self._cleared(entry.marker)
+                continue
+            try:
+                await self._execute(bot, int(key), key, actions, detached=True, outbox=entry.marker)
+            except Exception as exc:
+                log.warning("Uitgesteld antwoord in chat %s niet bezorgd: %s", key, exc.__class__.__name__)
+                if is_transient(exc):
+                    return delivered
+                continue  # refused for good: `_execute` removed it
+            delivered += 1
+        self.waiting.discard(key)
+        return delivered
+
     async def _execute(
-        self, bot: Bot, chat_id: int, key: str, actions: list[Action], *, detached: bool = False
+        self,
+        bot: Bot,
+        chat_id: int,
+        key: str,
+        actions: list[Action],
+        *,
+        detached: bool = False,
+        outbox: EventKey | None = None,
     ) -> None:
+        """Send the actions, then remove them from the outbox (`outbox`: their row, if any).
+
+        They stay in the outbox if the delivery is cancelled (shutdown) or fails in a way worth
+        trying again (the chat then waits for `redeliver`); a refusal that will not change
+        (403, 400) removes them like a delivery does."""
+        if outbox is not None and not lasting(actions):
+            # What is left (a model's work) is not in the outbox: the row is done before it starts.
+            self._sending.discard(outbox)
+            await self._cleared(outbox)
+            outbox = None
+        if outbox is None:
+            await self._send(bot, chat_id, key, actions, detached=detached)
+            return
+        self._sending.add(outbox)
+        try:
+            handed_over = await self._send(bot, chat_id, key, actions, detached=detached, outbox=outbox)
+        except asyncio.CancelledError:
+            self._sending.discard(outbox)
+            raise
+        except Exception as exc:
+            self._sending.discard(outbox)
+            if is_transient(exc):
+                self.waiting.add(key)
+            else:
+                await self._cleared(outbox)
+            raise
+        if not handed_over:
+            self._sending.discard(outbox)
+            await self._cleared(outbox)
+
+    async def _cleared(self, outbox: EventKey) -> None:
+        try:
+            await self.commits.delivered(outbox)
+        except Exception as exc:  # it stays in the outbox: sent once more at the next start
+            log.warning("Bezorgd antwoord niet uit de outbox gehaald: %s", exc.__class__.__name__)
+
+    async def _send(
+        self,
+        bot: Bot,
+        chat_id: int,
+        key: str,
+        actions: list[Action],
+        *,
+        detached: bool,
+        outbox: EventKey | None = None,
+    ) -> bool:
         """Send the actions in order. Toasts were already used as the callback answer.
 
         From the first slow action on (a model call, an export), the rest runs detached: after
-        this update, in order, while the bot goes on with other updates."""
+        this update, in order, while the bot goes on with other updates. True if it did that (the
+        detached part then also finishes the outbox row)."""
         for index, action in enumerate(actions):
             if not detached and isinstance(action, SLOW_ACTIONS):
                 rest = actions[index:]
-                work = self._execute(bot, chat_id, key, rest, detached=True)
+                work = self._execute(bot, chat_id, key, rest, detached=True, outbox=outbox)
                 self._detach(work, type(action).__name__, bot, chat_id)
-                return
+                return True
             try:
                 await self._perform(bot, chat_id, key, action)
             except ChatMigrated as moved:
@@ -496,7 +607,8 @@ class TelegramBridge:
                 await self._perform(bot, chat_id, key, action)
             except Forbidden as exc:
                 log.info("Geen toegang meer tot chat %s (%s); de rest van het antwoord vervalt.", chat_id, exc.message)
-                return
+                return False
+        return False
 
     async def _perform(self, bot: Bot, chat_id: int, key: str, action: Action) -> None:
         if isinstance(action, SendText):

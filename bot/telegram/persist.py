@@ -2,7 +2,8 @@
 
 `GroupCommit`: every turn still awaits its own write before the bot answers, but the writes of
 all chats that are waiting at the same moment go into one transaction (one fsync) instead of
-one each. `ChatCache`: the state this process last stored per chat, so a turn does not have to
+one each; so do the replies of those turns (the outbox) and the removal of replies that were
+delivered. `ChatCache`: the state this process last stored per chat, so a turn does not have to
 read it back (write-through: it only ever holds what is in the store). Both assume one bot
 process per database, which Telegram enforces for long polling (409 Conflict).
 """
@@ -11,11 +12,19 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from dataclasses import dataclass
 
 from bot.compass import Chat
-from bot.store import EventKey, Store
+from bot.store import EventKey, OutboxEntry, Store
 
 Item = tuple[Chat | None, EventKey | None, str | None]
+
+
+@dataclass(frozen=True)
+class _Write:
+    item: Item | None = None
+    outbox: OutboxEntry | None = None
+    delivered: EventKey | None = None
 
 
 class GroupCommit:
@@ -24,13 +33,24 @@ class GroupCommit:
         self.max_batch = max_batch
         self.commits = 0
         self.items = 0
-        self._pending: list[tuple[Item, asyncio.Future[None]]] = []
+        self._pending: list[tuple[_Write, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def save(self, chat: Chat | None, marker: EventKey | None, chat_id: str | None = None) -> None:
-        """Store the chat (if any) and the marker; returns once they are committed."""
+    async def save(
+        self, chat: Chat | None, marker: EventKey | None, chat_id: str | None = None, *, outbox: str | None = None
+    ) -> None:
+        """Store the chat (if any), the marker and the replies `outbox` (if any, only with a marker
+        and a chat id); returns once they are committed."""
+        entry = OutboxEntry(marker, chat_id, outbox) if outbox and marker and chat_id else None
+        await self._join(_Write(item=(chat, marker, chat_id), outbox=entry))
+
+    async def delivered(self, marker: EventKey) -> None:
+        """Remove the replies of `marker` from the outbox; returns once that is committed."""
+        await self._join(_Write(delivered=marker))
+
+    async def _join(self, write: _Write) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append(((chat, marker, chat_id), future))
+        self._pending.append((write, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
         await future
@@ -40,7 +60,12 @@ class GroupCommit:
             await asyncio.sleep(0)  # turns that are ready right now join this commit
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
             try:
-                await self.store.save_many([item for item, _ in batch])
+                writes = [write for write, _ in batch]
+                await self.store.save_many(
+                    [w.item for w in writes if w.item is not None],
+                    outbox=[w.outbox for w in writes if w.outbox is not None],
+                    delivered=[w.delivered for w in writes if w.delivered is not None],
+                )
             except Exception as exc:
                 for _, future in batch:
                     if not future.done():

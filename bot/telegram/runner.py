@@ -5,6 +5,10 @@ have stored it, so a kill in between loses it. Here the loop fetches a batch, pr
 (state stored with each update_id), and only then asks for the updates after it. Updates that
 were stored already are skipped, so a batch delivered twice changes nothing twice.
 
+Replies are stored with their turn (the outbox, see `handlers`): at start, before new updates are
+fetched, what a crash left undelivered is sent; while running, deliveries that failed for now are
+tried again every `redelivery_interval` seconds.
+
 Updates of different chats run concurrently; updates of one chat strictly in order (a lock per
 chat). A supergroup migration in a batch is a barrier: what came before it is finished first.
 """
@@ -126,6 +130,7 @@ class Stats:
     batches: int = 0
     last_offset: int | None = field(default=None)
     purged: int = 0
+    redelivered: int = 0
 
 
 class TelegramBot:
@@ -322,13 +327,36 @@ class TelegramBot:
 
     @asynccontextmanager
     async def _maintenance(self, stop: asyncio.Event) -> AsyncIterator[None]:
-        task = asyncio.create_task(self._retention_loop(stop))
+        tasks = [asyncio.create_task(self._retention_loop(stop)), asyncio.create_task(self._redelivery_loop(stop))]
         try:
             yield
         finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with suppress(asyncio.CancelledError):
+                    await task
+
+    # ------------------------------------------------------------------------- outbox
+
+    async def deliver_outbox(self, keys: set[str] | None = None) -> int:
+        """Send the replies the outbox still holds (of the chats `keys`, or all); how many turns."""
+        try:
+            delivered = await self.bridge.redeliver(self.application.bot, keys)
+        except Exception:
+            log.exception("De uitgestelde antwoorden zijn niet op te halen; nieuwe poging later")
+            return 0
+        if delivered:
+            log.info("%d uitgestelde antwoorden bezorgd", delivered)
+        self.stats.redelivered += delivered
+        return delivered
+
+    async def _redelivery_loop(self, stop: asyncio.Event) -> None:
+        """Try the chats whose delivery failed for now again, now and then, while running."""
+        while not stop.is_set():
+            await self._pause(stop, self.options.redelivery_interval)
+            if self.bridge.waiting and not stop.is_set():
+                await self.deliver_outbox(set(self.bridge.waiting))
 
     # ------------------------------------------------------------------------- long polling
 
@@ -340,6 +368,7 @@ class TelegramBot:
         bot = self.application.bot
         await bot.delete_webhook(drop_pending_updates=False)
         await self.prepare()
+        await self.deliver_outbox()
         log.info("Kompasbot @%s luistert (long polling).", self.username)
         stopper = asyncio.ensure_future(stop.wait())
         try:
@@ -427,6 +456,7 @@ class TelegramBot:
             site = web.TCPSite(runner, listen, port)
             await site.start()
             await self.prepare()
+            await self.deliver_outbox()
             await bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES, max_connections=40)
             log.info("Kompasbot @%s luistert via webhook op poort %d.", self.username, port)
             async with self._maintenance(stop):

@@ -38,6 +38,9 @@ class TelegramOptions(BaseSettings):
     retention_interval: float = Field(
         default=86_400.0, gt=0, description="Seconds between two runs of the retention (KOMPAS_RETENTION_DAYS)."
     )
+    redelivery_interval: float = Field(
+        default=5.0, gt=0, description="Seconds between two attempts to send replies whose delivery failed."
+    )
 
 
 def check_token(token: SecretStr | None) -> str:
