@@ -441,9 +441,12 @@ class Store:
                     for entry in outbox
                 ]
                 await connection.execute(_upsert(dialect, OutboxRow.__table__, ("source", "event_id")), rows)
+            by_source: dict[str, list[int]] = {}
             for marker in delivered:
+                by_source.setdefault(marker.source, []).append(marker.event_id)
+            for source, event_ids in by_source.items():
                 await connection.execute(
-                    delete(OutboxRow).where(OutboxRow.source == marker.source, OutboxRow.event_id == marker.event_id)
+                    delete(OutboxRow).where(OutboxRow.source == source, OutboxRow.event_id.in_(event_ids))
                 )
 
     # ----------------------------------------------------------------- outbox

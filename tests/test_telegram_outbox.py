@@ -85,6 +85,7 @@ async def test_replies_stored_but_never_sent_are_delivered_after_restart_once(
         normal += [c for c in await second.say(OTHER, PIETER, text) if c.method in REPLIES]
     assert _shape(replayed) == _shape(normal) and replayed
     assert second.bot.stats.redelivered == 2
+    await second.bot.bridge.commits.flush()  # removing delivered rows joins the next commit
     assert await second.bot.kompas.store.undelivered("telegram") == []
 
     # Normal turns afterwards: answered once; nothing from before comes again.
@@ -92,6 +93,7 @@ async def test_replies_stored_but_never_sent_are_delivered_after_restart_once(
     later = await second.say(ME, FATIMA, "/overzicht")
     assert [c.method for c in later] == ["sendMessage"]
     assert not any(c.method == "setMessageReaction" for c in api.calls[mark:])
+    await second.bot.bridge.commits.flush()
     assert await second.bot.kompas.store.undelivered("telegram") == []
 
 
@@ -101,6 +103,7 @@ async def test_a_reply_telegram_refuses_for_good_leaves_the_outbox(start_bot: St
     h.api.fail("sendMessage", 400)
     await h.say(team, FATIMA, "/start")
     h.bot.bridge.errors.clear()
+    await h.bot.bridge.commits.flush()
     assert await h.bot.kompas.store.undelivered("telegram") == []
     assert not h.bot.bridge.waiting
 

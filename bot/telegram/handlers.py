@@ -184,6 +184,7 @@ class TelegramBridge:
         # turns are sent from it too, after it, so the chat's answers keep their order.
         self.waiting: set[str] = set()
         self._sending: set[EventKey] = set()  # outbox rows being delivered right now
+        self._clearing: set[EventKey] = set()  # outbox rows delivered, their removal not yet committed
         # The engine is pure but may search the knowledge base (CPU work): one worker thread keeps
         # the event loop free for other chats and calls the search from one thread only.
         self._engine_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kompas-engine")
@@ -218,12 +219,13 @@ class TelegramBridge:
         return True
 
     async def drain(self, timeout: float) -> None:
-        """At shutdown: give detached work `timeout` seconds, then cancel what is left."""
-        if await self.idle(timeout):
-            return
-        for task in list(self.background):
-            task.cancel()
-        await asyncio.gather(*self.background, return_exceptions=True)
+        """At shutdown: give detached work `timeout` seconds, then cancel what is left, and commit
+        what is still queued (so delivered replies are not sent again at the next start)."""
+        if not await self.idle(timeout):
+            for task in list(self.background):
+                task.cancel()
+            await asyncio.gather(*self.background, return_exceptions=True)
+        await self.commits.flush()
 
     def _detach(self, work: Coroutine[Any, Any, None], what: str, bot: Bot, chat_id: int) -> None:
         async def run() -> None:
@@ -512,13 +514,15 @@ class TelegramBridge:
         delivery that fails for now: then the chat waits for the next `redeliver`."""
         delivered = 0
         for entry in await self.store.undelivered(SOURCE, key):
+            if entry.marker in self._clearing:
+                continue  # delivered already; its removal is on its way
             if entry.marker in self._sending:
                 return delivered  # a detached delivery of this chat is still busy; it goes first
             try:
                 actions = load_actions(entry.actions)
             except (ValueError, KeyError, TypeError) as exc:  # it would fail every time
                 log.error("Onleesbaar uitgesteld antwoord in chat %s weggegooid: %s", key, exc.__class__.__name__)
-                await self._cleared(entry.marker)
+                self._cleared(entry.marker)
                 continue
             try:
                 await self._execute(bot, int(key), key, actions, detached=True, outbox=entry.marker)
@@ -548,8 +552,7 @@ class TelegramBridge:
         (403, 400) removes them like a delivery does."""
         if outbox is not None and not lasting(actions):
             # What is left (a model's work) is not in the outbox: the row is done before it starts.
-            self._sending.discard(outbox)
-            await self._cleared(outbox)
+            self._cleared(outbox)
             outbox = None
         if outbox is None:
             await self._send(bot, chat_id, key, actions, detached=detached)
@@ -561,21 +564,28 @@ class TelegramBridge:
             self._sending.discard(outbox)
             raise
         except Exception as exc:
-            self._sending.discard(outbox)
             if is_transient(exc):
+                self._sending.discard(outbox)  # stays in the outbox
                 self.waiting.add(key)
             else:
-                await self._cleared(outbox)
+                self._cleared(outbox)
             raise
         if not handed_over:
-            self._sending.discard(outbox)
-            await self._cleared(outbox)
+            self._cleared(outbox)
 
-    async def _cleared(self, outbox: EventKey) -> None:
-        try:
-            await self.commits.delivered(outbox)
-        except Exception as exc:  # it stays in the outbox: sent once more at the next start
-            log.warning("Bezorgd antwoord niet uit de outbox gehaald: %s", exc.__class__.__name__)
+    def _cleared(self, outbox: EventKey) -> None:
+        """Drop a delivered row with the next group commit. Until that is committed the row counts
+        as cleared, so a replay in between does not send it again."""
+        self._sending.discard(outbox)
+        self._clearing.add(outbox)
+
+        def done(future: asyncio.Future[None]) -> None:
+            self._clearing.discard(outbox)
+            if not future.cancelled() and future.exception() is not None:
+                # It stays in the outbox: sent once more at the next start.
+                log.warning("Bezorgd antwoord niet uit de outbox gehaald: %s", future.exception().__class__.__name__)
+
+        self.commits.delivered(outbox).add_done_callback(done)
 
     async def _send(
         self,

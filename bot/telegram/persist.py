@@ -44,16 +44,25 @@ class GroupCommit:
         entry = OutboxEntry(marker, chat_id, outbox) if outbox and marker and chat_id else None
         await self._join(_Write(item=(chat, marker, chat_id), outbox=entry))
 
-    async def delivered(self, marker: EventKey) -> None:
-        """Remove the replies of `marker` from the outbox; returns once that is committed."""
-        await self._join(_Write(delivered=marker))
+    def delivered(self, marker: EventKey) -> asyncio.Future[None]:
+        """Remove the replies of `marker` from the outbox with the next commit, without waiting for
+        it: a crash before that commit only means the reply is sent once more at the next start."""
+        return self._enqueue(_Write(delivered=marker))
+
+    async def flush(self) -> None:
+        """Wait until everything queued is committed (at shutdown)."""
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
 
     async def _join(self, write: _Write) -> None:
+        await self._enqueue(write)
+
+    def _enqueue(self, write: _Write) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((write, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
-        await future
+        return future
 
     async def _write(self) -> None:
         while self._pending:
