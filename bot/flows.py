@@ -262,10 +262,14 @@ def read_content_file(path: Path) -> str:
         raise FlowError(f"{path}: kan het bestand niet lezen ({exc})") from None
 
 
+# The C parser (libyaml, shipped in PyYAML's wheels) reads the content files ~5x faster at start-up.
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_yaml(path: Path) -> object:
     text = read_content_file(path)
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_YamlLoader)  # a safe loader: plain data only
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"regel {mark.line + 1}, kolom {mark.column + 1}" if mark else "onbekende plek"
