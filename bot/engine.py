@@ -50,25 +50,6 @@ KIND_TO_SOORT: dict[SuggestionKind, str] = {
 }
 
 NAVIGATION = frozenset({"volgende", "terug", "overslaan", "stap", "stop", "document", "plaatje", "voorstel"})
-COMMANDS = (
-    "start",
-    "help",
-    "kompas",
-    "volgende",
-    "terug",
-    "overslaan",
-    "stap",
-    "overzicht",
-    "uitleg",
-    "rol",
-    "wie",
-    "kies",
-    "watwerkt",
-    "meer",
-    "stop",
-    "document",
-    "plaatje",
-)
 ACK_REACTION = "✍"
 
 
@@ -153,6 +134,11 @@ class Engine:
             "plaatje": self._cmd_picture,
         }
 
+    @property
+    def commands(self) -> tuple[str, ...]:
+        """The names of the commands the engine understands (without the slash)."""
+        return tuple(self._handlers)
+
     # ----------------------------------------------------------------- entry point
 
     def handle(self, chat: Chat, event: Event) -> Outcome:
@@ -211,7 +197,7 @@ class Engine:
         handler(turn, command.arg)
 
     def _unknown_command(self, turn: _Turn, name: str) -> None:
-        close = difflib.get_close_matches(name, COMMANDS, n=1, cutoff=0.5)
+        close = difflib.get_close_matches(name, self.commands, n=1, cutoff=0.5)
         if close:
             turn.say(self._t("onbekend_commando", commando="/" + name, suggestie="/" + close[0]))
         else:

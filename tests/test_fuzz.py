@@ -104,36 +104,8 @@ ODD = [
     "   ",
     "",
 ]
-COMMANDS = sorted(
-    {
-        "start",
-        "help",
-        "kompas",
-        "volgende",
-        "terug",
-        "overslaan",
-        "stap",
-        "overzicht",
-        "uitleg",
-        "rol",
-        "wie",
-        "kies",
-        "neem",
-        "vergeet",
-        "mijngegevens",
-        "voorstel",
-        "samenvatting",
-        "vraag",
-        "watwerkt",
-        "meer",
-        "stop",
-        "document",
-        "plaatje",
-        "onbekend",
-        "VOLGENDE",
-        "kompas_",
-    }
-)
+# Every command the engine knows, plus near misses.
+ODD_COMMANDS = ("onbekend", "VOLGENDE", "kompas_")
 
 
 def free_text(max_size: int = 40) -> st.SearchStrategy[str]:
@@ -149,7 +121,8 @@ def command_text() -> st.SearchStrategy[str]:
     arg = st.one_of(
         st.just(""), free_text(30).map(lambda t: " " + t), st.sampled_from([" ja", " 1", " 3", " 99", " gemeente"])
     )
-    well_formed = st.tuples(st.sampled_from(COMMANDS), target, arg).map(lambda p: f"/{p[0]}{p[1]}{p[2]}")
+    names = st.sampled_from(sorted({*engine().commands, *ODD_COMMANDS}))
+    well_formed = st.tuples(names, target, arg).map(lambda p: f"/{p[0]}{p[1]}{p[2]}")
     malformed = st.sampled_from(
         ["/", "//volgende", "/ volgende", "/volgende@", "/@anderebot", "/" + "x" * 300, "/kompas\x00"]
     )
