@@ -20,7 +20,7 @@ from rich.markup import escape
 from bot.app import fulfil
 from bot.compass import Chat
 from bot.engine import Engine
-from bot.events import Actor, Event, Reply, Text, clean_text, parse_command
+from bot.events import Actor, Event, Reply, Text
 from bot.llm import LLMService
 from bot.store import Store
 
@@ -83,7 +83,7 @@ class ConsoleChat:
         outcome = self.engine.handle(chat, event)
         if outcome.changed:
             await self.store.save_chat(outcome.chat)
-            if isinstance(event, Text) and _confirms_forget(event.text):
+            if outcome.erased:
                 await self.store.scrub()  # what /vergeet removed must not linger on disk
         for reply in outcome.replies:
             await self._show(outcome.chat, reply)
@@ -116,11 +116,6 @@ class ConsoleChat:
         async for line in lines:
             await self.send(line)
         self.console.print("Tot ziens! Alles is bewaard.", markup=False, highlight=False)
-
-
-def _confirms_forget(text: str) -> bool:
-    command = parse_command(clean_text(text))
-    return command is not None and command.name == "vergeet" and command.arg.strip().lower() == "ja"
 
 
 async def stdin_lines(interactive: bool) -> AsyncIterator[str]:

@@ -81,6 +81,7 @@ class _Turn:
     at: datetime
     replies: list[Reply] = field(default_factory=list)
     changed: bool = False
+    erased: bool = False
 
     @property
     def session(self) -> Session | None:
@@ -157,7 +158,7 @@ class Engine:
             self._on_text(turn, event)
         if turn.changed and turn.session is not None:
             turn.session.updated_at = turn.at
-        return Outcome(chat=turn.chat, replies=tuple(turn.replies), changed=turn.changed)
+        return Outcome(chat=turn.chat, replies=tuple(turn.replies), changed=turn.changed, erased=turn.erased)
 
     def _t(self, key: str, **values: object) -> str:
         return self.texts(key, **{name: _esc(value) for name, value in values.items()})
@@ -958,6 +959,7 @@ class Engine:
         chat.names.pop(actor.id, None)
         chat.roles.pop(actor.id, None)
         turn.changed = True
+        turn.erased = True
         turn.say(self._t("vergeten", aantal=removed))
 
     def _cmd_my_data(self, turn: _Turn, _: str) -> None:

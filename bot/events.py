@@ -125,9 +125,12 @@ class Reply:
 
 @dataclass(frozen=True)
 class Outcome:
+    """`erased`: personal data was removed (/vergeet), so the store should scrub it from disk too."""
+
     chat: Chat
     replies: tuple[Reply, ...]
     changed: bool
+    erased: bool = False
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,6 @@ from bot.telegram.translate import (
     actor_of,
     addressed_to_bot,
     chat_key,
-    confirms_forget,
     event_time,
     is_current,
     is_group,
@@ -452,7 +451,7 @@ class TelegramBridge:
         if outcome.changed:
             self.cache.put(outcome.chat)
         self._stored.add(update.update_id)
-        if outcome.changed and isinstance(event, Text) and confirms_forget(event.text, self.engine.bot_username):
+        if outcome.erased:
             await self._scrub()
         return actions
 

@@ -29,7 +29,7 @@ from telegram.constants import ChatType
 
 from bot.compass import Chat
 from bot.engine import NAVIGATION
-from bot.events import Actor, Button, LLMRequest, Outcome, Reply, clean_text, parse_command
+from bot.events import Actor, Button, LLMRequest, Outcome, Reply, parse_command
 
 MAX_MESSAGE = 4096
 MAX_CALLBACK_DATA = 64
@@ -97,12 +97,6 @@ def needs_admin_check(text: str, chat: Chat | None, bot_username: str | None) ->
             or (command.name == "kies" and steering_phase)
         )
     return steering_phase
-
-
-def confirms_forget(text: str, bot_username: str | None) -> bool:
-    """`/vergeet ja`: the engine removes the sender's data (the store then scrubs it from disk)."""
-    command = parse_command(clean_text(text), bot_username)
-    return command is not None and command.name == "vergeet" and command.arg.strip().lower() == "ja"
 
 
 def event_time(message: Message) -> datetime:
