@@ -12,10 +12,11 @@ from types import ModuleType
 import pytest
 import yaml
 
-from bot.coach import RULE_IDS, Coach, compile_phrase, load_coach, normalize
+from bot.coach import RULE_IDS, Coach, load_coach
 from bot.compass import Contribution, Session
 from bot.content import content_dir
 from bot.flows import Flow, FlowError
+from bot.phrases import compile_phrase, normalize
 
 REPO = Path(__file__).resolve().parents[1]
 AT = datetime(2026, 1, 1, tzinfo=UTC)
