@@ -11,10 +11,12 @@ import unicodedata
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Role = Literal["gemeente", "aanbieder", "doelgroep", "anders"]
-Phase = Literal["vragen", "item", "kiezen", "shortlist", "stemmen", "klaar"]
+Phase = Literal["vragen", "kiezen", "shortlist", "stemmen", "klaar"]
 FieldValue = str | list[int]
 
 
@@ -26,6 +28,15 @@ class Participant(_Model):
     id: str
     name: str = ""
     role: Role | None = None
+
+
+class Revision(_Model):
+    """One change to a contribution: what it was before, who changed it and when."""
+
+    at: datetime
+    by: str
+    what: str  # "tekst", a field key, or "verwijderd"
+    before: str = ""
 
 
 class Contribution(_Model):
@@ -44,6 +55,8 @@ class Contribution(_Model):
     field_sources: dict[str, str] = Field(default_factory=dict)
     edited_at: datetime | None = None
     removed: bool = False
+    notes: list[str] = Field(default_factory=list)
+    history: list[Revision] = Field(default_factory=list)
 
 
 class Answer(_Model):
@@ -58,8 +71,9 @@ class Answer(_Model):
 
 
 class Suggestion(_Model):
-    """A knowledge item offered to the group; kept so `/neem N` can adopt it with its source."""
+    """A knowledge item (or a model's proposal) offered to the group; kept so `/neem N` can adopt it."""
 
+    nummer: int = 0  # the number it was shown with
     titel: str
     bron: str
     soort: str
@@ -68,12 +82,23 @@ class Suggestion(_Model):
 
 
 class Pending(_Model):
-    """Sub-state of the open question: the item being filled, or the options on the table."""
+    """Sub-state of the open question: the options on the table (a choice, a shortlist, a poll)."""
 
-    item_id: int | None = None
-    field_index: int = 0
     options: list[int] = Field(default_factory=list)
-    suggestions: list[Suggestion] = Field(default_factory=list)
+
+
+class Draft(_Model):
+    """An item whose follow-up questions its author is still answering: one person's own dialog.
+
+    A draft belongs to its author alone; other people's messages never touch it. `field` is the
+    key of the field being asked. Drafts of a question the group has left stay, unfinished,
+    until their author or a facilitator completes them.
+    """
+
+    author_id: str
+    item_id: int
+    question: str
+    field: str = ""  # empty: the first field that has no value yet
 
 
 class Session(_Model):
@@ -91,11 +116,33 @@ class Session(_Model):
     question_index: int = 0
     phase: Phase = "vragen"
     pending: Pending = Field(default_factory=Pending)
+    drafts: list[Draft] = Field(default_factory=list)
     contributions: list[Contribution] = Field(default_factory=list)
     answers: dict[str, Answer] = Field(default_factory=dict)
     participants: dict[str, Participant] = Field(default_factory=dict)
     nudged: list[str] = Field(default_factory=list)
     next_id: int = 1
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_one_cursor(cls, data: Any) -> Any:
+        """Sessions stored before per-person drafts had one chat-wide item dialog: make it its author's draft."""
+        if not isinstance(data, dict):
+            return data
+        pending = data.get("pending")
+        if isinstance(pending, dict) and ("item_id" in pending or "suggestions" in pending):
+            pending = dict(pending)
+            item_id = pending.pop("item_id", None)
+            pending.pop("field_index", None)
+            pending.pop("suggestions", None)
+            data = {**data, "pending": pending}
+            if data.get("phase") == "item":
+                data["phase"] = "vragen"
+                item = next((c for c in data.get("contributions", []) if c.get("id") == item_id), None)
+                if item is not None:
+                    draft = {"author_id": item.get("author_id", ""), "item_id": item_id, "question": item["question"]}
+                    data["drafts"] = [*data.get("drafts", []), {**draft, "field": ""}]
+        return data
 
     def live(self, question: str) -> list[Contribution]:
         """Contributions to a question that were not removed, in order."""
@@ -106,6 +153,10 @@ class Session(_Model):
 
     def answer(self, question: str) -> Answer:
         return self.answers.get(question) or Answer()
+
+    def draft_of(self, author_id: str, question: str) -> Draft | None:
+        """The author's open draft at this question (the newest, if there are several)."""
+        return next((d for d in reversed(self.drafts) if d.author_id == author_id and d.question == question), None)
 
 
 class Chat(_Model):
@@ -119,6 +170,7 @@ class Chat(_Model):
     names: dict[str, str] = Field(default_factory=dict)
     last_query: str | None = None
     last_offset: int = 0
+    offered: list[Suggestion] = Field(default_factory=list)  # the numbered list `/neem N` adopts from
 
     @property
     def session(self) -> Session | None:

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.content import content_dir
+from bot.phrases import phrase_regex
 
 AnswerKind = Literal["lijst", "formulering", "items"]
 SuggestionKind = Literal["interventies", "werkzame-factoren", "meetinstrumenten"]
@@ -31,23 +32,57 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _check_phrases(phrases: tuple[str, ...]) -> tuple[str, ...]:
+    for phrase in phrases:
+        try:
+            phrase_regex(phrase)
+        except ValueError as exc:
+            raise ValueError(f"patroon '{phrase}' klopt niet: {exc}") from None
+    return phrases
+
+
+Phrases = Annotated[tuple[str, ...], AfterValidator(_check_phrases)]
+# What a field can be read from in the item's own text: a term ("in 2028"), an amount ("20% minder"),
+# or an expectation ("als ... dan ..."). The words for terms and amounts are the coaching rules'.
+Recognised = Literal["termijn", "omvang", "verwachting"]
+
+
 class ItemField(_Strict):
     """One extra field of a structured item (the item's first field is its main text)."""
 
     sleutel: Key
+    kort: str = ""
     vraag: str
     keuzes: tuple[str, ...] = ()
+    herken: dict[str, Phrases] = Field(default_factory=dict)
+    herken_als: Recognised | None = None
     verwijst_naar: Key | None = None
     meerdere: bool = False
     verplicht: bool = False
     hulp: str = ""
     suggesties: SuggestionKind | None = None
 
+    @model_validator(mode="after")
+    def _phrases_name_choices(self) -> ItemField:
+        unknown = sorted(set(self.herken) - set(self.keuzes))
+        if unknown:
+            raise ValueError(
+                f"'herken' noemt {', '.join(unknown)}, maar dat is geen keuze (keuzes: {', '.join(self.keuzes)})"
+            )
+        if self.herken_als and (self.keuzes or self.verwijst_naar):
+            raise ValueError("'herken_als' kan alleen bij een veld met vrije tekst")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.kort or self.sleutel.replace("_", " ")
+
 
 class Question(_Strict):
     sleutel: Key
     kort: str
     tekst: str
+    tekst_per_thema: dict[str, str] = Field(default_factory=dict)
     soort: AnswerKind
     hulp: str = ""
     doorvragen: tuple[str, ...] = ()
@@ -65,6 +100,10 @@ class Question(_Strict):
         if self.kiezen and self.soort == "formulering":
             raise ValueError("'kiezen' kan alleen bij een lijst of items")
         return self
+
+    def text_for(self, themes: tuple[str, ...]) -> str:
+        """The question as worded for the session's issue: a theme's own wording, else the general one."""
+        return next((self.tekst_per_thema[t] for t in themes if t in self.tekst_per_thema), self.tekst)
 
     def example(self, themes: tuple[str, ...]) -> str:
         """The example for the session's issue: the first matching theme, else 'algemeen'."""
@@ -288,7 +327,7 @@ def _check_question_templates(path: Path, flow: Flow) -> None:
             examples = (
                 list(question.voorbeeld.values()) if isinstance(question.voorbeeld, dict) else [question.voorbeeld]
             )
-            texts = [question.tekst, question.hulp, *examples, *question.doorvragen]
+            texts = [question.tekst, *question.tekst_per_thema.values(), question.hulp, *examples, *question.doorvragen]
             for text in texts:
                 try:
                     unknown = _placeholders(text) - allowed
@@ -335,6 +374,11 @@ def check_examples(flow: Flow, themes: Themes, path: Path | None = None) -> None
         for question in step.vragen:
             if not isinstance(question.voorbeeld, dict):
                 continue
+            unknown_wording = sorted(set(question.tekst_per_thema) - set(themes.themes))
+            if unknown_wording:
+                problems.append(
+                    f"  - vraag '{question.sleutel}' > tekst_per_thema: onbekend thema {', '.join(unknown_wording)}"
+                )
             missing = [key for key in expected if not question.voorbeeld.get(key, "").strip()]
             unknown = sorted(set(question.voorbeeld) - set(expected))
             if missing:
