@@ -384,6 +384,26 @@ class Coach:
             advice += self._review_description(question_key, contribution.text)
         return self._fresh(session, advice)
 
+    def term_in(self, raw: str) -> str | None:
+        """The term a text names ("in 2028", "over vier jaar"), in normalized words; None if it names none."""
+        found = _find(self._terms, normalize(raw))
+        return found[0].group(0) if found else None
+
+    def amount_in(self, raw: str) -> str | None:
+        """The amount a text names ("20 procent minder", "200 gezinnen", "de helft"), in normalized words.
+
+        Terms, ages and years do not count as amounts, just as for the coaching rule."""
+        text = _blank(_blank(normalize(raw), self._terms), self._not_amounts)
+        found = _find(self._amounts, text)
+        if found:
+            return found[0].group(0)
+        number = self._number.search(text)
+        if number is None:
+            return None
+        tail = re.match(r"(?:\s+procent)?(?:\s+(?!(?:in|over|binnen|van|de|het|een|dat|die|tot|en|of)\b)[a-z]+)?",
+                        text[number.end() :])
+        return number.group(0) + (tail.group(0) if tail else "")
+
     def review_question(self, session: Session, question_key: str) -> list[Advice]:
         """Advice when a question is about to be asked (the order of the improvement cycle)."""
         cycle = self._cycle

@@ -9,9 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime
-from typing import Literal
-
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -99,6 +97,7 @@ class Draft(_Model):
     item_id: int
     question: str
     field: str = ""  # empty: the first field that has no value yet
+    skipped: list[str] = Field(default_factory=list)
 
 
 class Session(_Model):
@@ -171,6 +170,7 @@ class Chat(_Model):
     last_query: str | None = None
     last_offset: int = 0
     offered: list[Suggestion] = Field(default_factory=list)  # the numbered list `/neem N` adopts from
+    offered_for: str | None = None  # the question they were offered at; None: a search, valid anywhere
 
     @property
     def session(self) -> Session | None:

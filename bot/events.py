@@ -110,11 +110,13 @@ class PollSpec:
 
 @dataclass(frozen=True)
 class Reply:
-    """One outgoing message. `asks` marks the open question (a transport may force a reply)."""
+    """One outgoing message. `asks` marks an open question (a transport may force a reply);
+    `for_author` marks a prompt for the one person whose message this answers (their own draft)."""
 
     text: str = ""
     buttons: tuple[Button, ...] = ()
     asks: bool = False
+    for_author: bool = False
     poll: PollSpec | None = None
     close_poll: bool = False
     reaction: str | None = None

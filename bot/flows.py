@@ -7,6 +7,8 @@ without touching Python. Everything is validated at start-up; a broken file rais
 
 from __future__ import annotations
 
+import functools
+import re
 import string
 from pathlib import Path
 from typing import Annotated, Literal
@@ -197,75 +199,19 @@ class Texts(_Strict):
         return self.berichten[key].format(**values)
 
 
-REQUIRED_MESSAGES = frozenset(
-    {
-        "welkom",
-        "help",
-        "geen_kompas",
-        "kompas_gestart",
-        "kompas_hervat",
-        "kompassen_lijst",
-        "kompas_naam_nodig",
-        "kompas_gestart_solo",
-        "leeg_antwoord",
-        "te_lang",
-        "onbekend_commando",
-        "onbekend_zonder_suggestie",
-        "stap_bereik",
-        "alleen_facilitator",
-        "geen_open_vraag",
-        "genoteerd",
-        "genoteerd_solo",
-        "rol_gezet",
-        "rol_ongeldig",
-        "rol_uitleg",
-        "gestopt",
-        "klaar",
-        "overgeslagen",
-        "veld_gevraagd",
-        "veld_keuze_ongeldig",
-        "item_klaar",
-        "kies_formulering",
-        "formulering_vastgesteld",
-        "formulering_leeg",
-        "kies_ongeldig",
-        "shortlist_vragen",
-        "shortlist_taalmodel",
-        "stemming_gestart",
-        "stemming_uitslag",
-        "stemming_geen_stemmen",
-        "begin_stap",
-        "al_bij_begin",
-        "overzicht_kop",
-        "nog_in_te_vullen",
-        "watwerkt_geen_vraag",
-        "suggesties_kop",
-        "suggesties_neem",
-        "suggestie_overgenomen",
-        "geen_suggesties",
-        "vergeet_bevestig",
-        "vergeten",
-        "mijngegevens_kop",
-        "mijngegevens_voet",
-        "llm_uit",
-        "llm_bezig",
-        "llm_mislukt",
-        "voorstel_geen_antwoorden",
-        "voorstel",
-        "themas_voorstel",
-        "samenvatting",
-        "bronnen_kop",
-        "watwerkt_niets",
-        "watwerkt_kop",
-        "watwerkt_meer",
-        "watwerkt_uit",
-        "stuurtekens",
-        "uitleg_geen_kompas",
-        "wie_kop",
-        "wie_niemand",
-        "doelgroep_ontbreekt",
-    }
-)
+_PACKAGE_DIR = Path(__file__).resolve().parent
+# Every message the code asks for, by name: ctx.t(...), ctx.raw(...), texts(...) with a literal key.
+_MESSAGE_USE = re.compile(r"""\b(?:t|raw|texts)\(\s*["']([a-z][a-z0-9_]*)["']""")
+
+
+@functools.cache
+def required_messages() -> frozenset[str]:
+    """The message keys `teksten.yaml` must define: read from the code that uses them, so the list
+    cannot drift from what the bot actually says."""
+    keys: set[str] = set()
+    for path in _PACKAGE_DIR.rglob("*.py"):
+        keys.update(_MESSAGE_USE.findall(path.read_text(encoding="utf-8")))
+    return frozenset(keys)
 
 
 def _format_location(loc: tuple[int | str, ...], data: object) -> str:
@@ -412,7 +358,7 @@ def load_texts(path: Path | None = None) -> Texts:
         texts = Texts.model_validate(data)
     except ValidationError as exc:
         raise FlowError(_validation_message(path, exc, data)) from None
-    missing = sorted(REQUIRED_MESSAGES - texts.berichten.keys())
+    missing = sorted(required_messages() - texts.berichten.keys())
     if missing:
         raise FlowError(f"{path}: deze berichten ontbreken onder 'berichten': {', '.join(missing)}")
     for key, template in texts.berichten.items():
