@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from bot.coach import load_coach
 from bot.config import Settings
 from bot.content import content_dir
-from bot.engine import MAX_POLL_OPTIONS, Engine
-from bot.events import LLMRequest, Proposal, ProposalFailed
+from bot.engine import Engine
 from bot.flows import Flow, Texts, check_examples, load_flow, load_texts, load_themes
 from bot.knowledge.search import KnowledgeSearch, SearchHit
 from bot.llm import LLMService, LLMUnavailable, load_prompts, make_chat_model
+from bot.service import KompasService
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -57,6 +56,7 @@ class Kompas:
     texts: Texts
     store: Store
     engine: Engine
+    service: KompasService
     llm: LLMService | None = None
 
 
@@ -70,28 +70,6 @@ def open_llm(settings: Settings) -> LLMService | None:
     if model is None:
         return None
     return LLMService(model, load_prompts(content_dir("prompts")), timeout=settings.llm_timeout)
-
-
-async def fulfil(service: LLMService, request: LLMRequest) -> Proposal | ProposalFailed:
-    """Run one engine request against the model; any failure becomes `ProposalFailed` (the deterministic path)."""
-    try:
-        if request.kind == "formulering":
-            text = await service.draft_formulation(request.context, request.vraagstuk, request.texts)
-            return Proposal(request=request, text=text, at=datetime.now(UTC))
-        if request.kind == "thema":
-            clusters = await service.cluster(request.texts, max_groups=MAX_POLL_OPTIONS)
-            groups = tuple((c.label, tuple(c.members)) for c in clusters)
-            return Proposal(
-                request=request, text="; ".join(c.label for c in clusters), at=datetime.now(UTC), groups=groups
-            )
-        if request.kind == "samenvatting":
-            text = await service.summarize_step(request.context, request.texts)
-            return Proposal(request=request, text=text, at=datetime.now(UTC))
-        answer = await service.answer_question(request.context, request.hits)
-        return Proposal(request=request, text=answer.text, at=datetime.now(UTC), citations=tuple(answer.citations))
-    except (LLMUnavailable, ValueError) as exc:
-        log.info("Taalmodel gaf geen bruikbaar antwoord: %s", exc.__class__.__name__)
-        return ProposalFailed(request=request, at=datetime.now(UTC))
 
 
 async def open_kompas(
@@ -120,4 +98,5 @@ async def open_kompas(
         coach=coach,
         llm_enabled=llm is not None,
     )
-    return Kompas(settings=settings, flow=flow, texts=texts, store=store, engine=engine, llm=llm)
+    service = KompasService(engine, store, llm=llm)
+    return Kompas(settings=settings, flow=flow, texts=texts, store=store, engine=engine, service=service, llm=llm)

@@ -62,17 +62,16 @@ async def _chat(sessie: str | None, naam: str | None) -> None:
     console = Console(highlight=False, soft_wrap=not interactive)
     actor = Actor(id="terminal", name=naam or _user_name())
     transport = ConsoleChat(
-        kompas.engine,
-        kompas.store,
+        kompas.service,
         console=console,
         rich_output=interactive and console.is_terminal,
         actor=actor,
         exporter=console_exporter(kompas.settings, kompas.flow),
-        llm=kompas.llm,
     )
     try:
         await transport.run(stdin_lines(interactive), session_name=sessie)
     finally:
+        kompas.service.close()
         await kompas.store.close()
 
 

@@ -17,12 +17,9 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.markup import escape
 
-from bot.app import fulfil
 from bot.compass import Chat
-from bot.engine import Engine
-from bot.events import Actor, Event, Reply, Text
-from bot.llm import LLMService
-from bot.store import Store
+from bot.events import Actor, Outcome, Reply, Text
+from bot.service import KompasService
 
 TERMINAL_CHAT = "terminal"
 PROMPT = "› "
@@ -50,51 +47,42 @@ def html_to_plain(text: str) -> str:
 
 
 class ConsoleChat:
+    """The terminal as a transport over the service: one actor, one chat, plain or rich output."""
+
     def __init__(
         self,
-        engine: Engine,
-        store: Store,
+        service: KompasService,
         *,
         console: Console,
         rich_output: bool,
         actor: Actor,
         chat_id: str = TERMINAL_CHAT,
         exporter: Exporter | None = None,
-        llm: LLMService | None = None,
     ) -> None:
-        self.engine = engine
-        self.store = store
+        self.service = service
         self.console = console
         self.rich_output = rich_output
         self.actor = actor
         self.chat_id = chat_id
         self.exporter = exporter
-        self.llm = llm
-
-    async def _chat(self) -> Chat:
-        return await self.store.load_chat(self.chat_id) or Chat(id=self.chat_id, is_group=False)
 
     async def send(self, line: str) -> None:
-        await self._process(Text(actor=self.actor, text=line, at=datetime.now(UTC)))
+        outcome = await self.service.handle(self.chat_id, Text(actor=self.actor, text=line, at=datetime.now(UTC)))
+        await self._show_all(outcome)
 
-    async def _process(self, event: Event) -> None:
-        """Engine, then store, then print; a language-model request comes back as a new event."""
-        chat = await self._chat()
-        outcome = self.engine.handle(chat, event)
-        if outcome.changed:
-            await self.store.save_chat(outcome.chat)
-            if outcome.erased:
-                await self.store.scrub()  # what /vergeet removed must not linger on disk
+    async def _show_all(self, outcome: Outcome) -> None:
         for reply in outcome.replies:
             await self._show(outcome.chat, reply)
-            if reply.llm is not None and self.llm is not None:
-                await self._process(await fulfil(self.llm, reply.llm))
+            if reply.llm is not None:
+                follow_up = await self.service.follow_up(self.chat_id, reply.llm)
+                if follow_up is not None:
+                    await self._show_all(follow_up)
 
     async def greet(self, session_name: str | None) -> None:
         if session_name:
             await self.send(f"/kompas {session_name}")
             return
-        chat = await self._chat()
+        chat = await self.service.load(self.chat_id)
         if chat.session is not None:
             await self.send(f"/kompas {chat.session.vraagstuk}")
         else:
@@ -115,6 +103,7 @@ class ConsoleChat:
         await self.greet(session_name)
         async for line in lines:
             await self.send(line)
+        await self.service.flush()
         self.console.print("Tot ziens! Alles is bewaard.", markup=False, highlight=False)
 
 

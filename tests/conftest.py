@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.engine import Engine
-from bot.flows import Flow, Texts, load_flow, load_texts
+from bot.flows import Flow, Texts, Themes, load_flow, load_texts, load_themes
 
 from .telegram_harness import start_bot  # noqa: F401  (the fixture of the Telegram tests)
 
@@ -26,9 +26,14 @@ def texts() -> Texts:
     return load_texts()
 
 
+@pytest.fixture(scope="session")
+def themes() -> Themes:
+    return load_themes()
+
+
 @pytest.fixture
-def engine(flow: Flow, texts: Texts) -> Engine:
-    return Engine(flow, texts)
+def engine(flow: Flow, texts: Texts, themes: Themes) -> Engine:
+    return Engine(flow, texts, themes=themes)
 
 
 class Clock:

@@ -14,6 +14,7 @@ from .conftest import REPO
 SCRIPT_PART_ONE = """\
 /kompas eenzaamheid onder ouderen
 Je niet verbonden voelen met anderen
+/volgende
 Ouderen die weinig bezoek krijgen
 Niemand om mee te praten
 /volgende
@@ -28,8 +29,7 @@ Volgens de GGD voelt de helft van de 75-plussers zich eenzaam
 /stap 3
 Huisbezoeken door vrijwilligers
 Welzijn en vrijwilligers
-informeel
-bestaand
+bestaat al
 /overslaan
 als ouderen bezoek krijgen, dan voelen ze zich minder alleen
 /overzicht
@@ -54,7 +54,7 @@ def _kompas(args: list[str], stdin: str, home: Path) -> subprocess.CompletedProc
 def test_scripted_chat_survives_restart_and_shows_overview(tmp_path: Path) -> None:
     first = _kompas(["chat"], SCRIPT_PART_ONE, tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "Wat zie je in de samenleving als er eenzaamheid onder ouderen is?" in first.stdout
+    assert "Wat zie je in de samenleving als mensen zich minder eenzaam voelen?" in first.stdout
     assert "Traceback" not in first.stdout + first.stderr
 
     second = _kompas(["chat"], SCRIPT_PART_TWO, tmp_path)
@@ -69,6 +69,8 @@ def test_scripted_chat_survives_restart_and_shows_overview(tmp_path: Path) -> No
         "Seniorenvereniging",
         "de helft van de 75-plussers",
         "Huisbezoeken door vrijwilligers",
+        "vorm: informeel",
+        "status: bestaand",
         "nog in te vullen",
     ]:
         assert expected in overview

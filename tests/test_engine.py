@@ -237,9 +237,14 @@ def test_step_out_of_range(group: Room, command: str) -> None:
     assert group.where == before
 
 
-def test_solo_moves_on_after_a_formulation(solo: Room) -> None:
-    solo.send(FACILITATOR, "Je niet verbonden voelen met anderen")
+def test_solo_confirms_a_formulation_and_waits_for_volgende(solo: Room) -> None:
+    said = solo.say(FACILITATOR, "Je niet verbonden voelen met anderen")
+    assert solo.where[1] == "betekenis" and "/volgende" in said
+    solo.send(FACILITATOR, "Je alleen voelen, ook tussen mensen")
+    solo.send(FACILITATOR, "/volgende")
     assert solo.where[1] == "signalen"
+    session = solo.chat.session
+    assert session is not None and session.answer("betekenis").agreed == "Je alleen voelen, ook tussen mensen"
     solo.send(FACILITATOR, "Mensen zitten veel alleen thuis\nNiemand komt op bezoek")
     session = solo.chat.session
     assert session is not None and [c.text for c in session.live("signalen")] == [

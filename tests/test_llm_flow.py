@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from bot.app import fulfil
+from bot.service import fulfil
 from bot.compass import Chat
 from bot.engine import Actor, Engine, Proposal, ProposalFailed, Text
 from bot.flows import Flow, Texts

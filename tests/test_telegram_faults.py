@@ -186,7 +186,7 @@ def test_a_knowledge_index_that_cannot_open_is_reported(flow: Flow, texts: Texts
 
 
 async def _with_model(h: Harness, endpoint: FakeLLMEndpoint, *, key: str, timeout: float) -> None:
-    h.bot.bridge.llm = LLMService(HttpChatModel(url=endpoint.url, api_key=key), load_prompts(), timeout=timeout)
+    h.bot.kompas.service.llm = LLMService(HttpChatModel(url=endpoint.url, api_key=key), load_prompts(), timeout=timeout)
     h.bot.kompas.engine.llm_enabled = True
 
 

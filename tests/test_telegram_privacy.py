@@ -89,7 +89,7 @@ async def test_an_admin_adopts_a_proposal_with_the_button(start_bot: StartBot) -
     endpoint = await FakeLLMEndpoint().start()
     try:
         h = await start_bot()
-        h.bot.bridge.llm = LLMService(HttpChatModel(url=endpoint.url, api_key=endpoint.key), load_prompts(), timeout=5)
+        h.bot.kompas.service.llm = LLMService(HttpChatModel(url=endpoint.url, api_key=endpoint.key), load_prompts(), timeout=5)
         h.bot.kompas.engine.llm_enabled = True
         h.api.admins[TEAM["id"]].add(ANNA["id"])
         await h.say(TEAM, FATIMA, "/kompas eenzaamheid")

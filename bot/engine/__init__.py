@@ -144,6 +144,11 @@ class Engine:
         return tuple(self.registry)
 
     @property
+    def steering_commands(self) -> frozenset[str]:
+        """Commands that always need facilitator rights in a group (for menus)."""
+        return frozenset(name for name, spec in self.registry.items() if spec.steers is _always and spec.enforced)
+
+    @property
     def knowledge(self) -> KnowledgeSearch | None:
         return self.ctx.knowledge
 

@@ -12,9 +12,8 @@ import asyncio
 import html
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -38,15 +37,12 @@ from telegram.ext import (
     filters,
 )
 
-from bot.app import fulfil
 from bot.compass import Chat
-from bot.engine import Engine
 from bot.events import Edit, Event, Joined, Outcome, Text, Vote
 from bot.flows import Flow, FlowError, Texts
-from bot.llm import LLMService
-from bot.store import EventKey, Store
+from bot.service import KompasService, StoreFailure
+from bot.store import EventKey
 from bot.telegram.outbox import dump_actions, is_transient, lasting, load_actions
-from bot.telegram.persist import ChatCache, GroupCommit
 from bot.telegram.settings import TelegramOptions
 from bot.telegram.translate import (
     Action,
@@ -63,12 +59,9 @@ from bot.telegram.translate import (
     addressed_to_bot,
     chat_key,
     event_time,
-    is_current,
     is_group,
-    needs_admin_check,
     parse_callback_data,
     plan,
-    question_open,
     sender_of,
     split_html,
 )
@@ -120,22 +113,9 @@ def document_exporter(flow: Flow) -> Exporter:
     return export
 
 
-class ChatLockProvider(Protocol):
-    def hold(self, key: str) -> AbstractAsyncContextManager[None]: ...
-
-
-@asynccontextmanager
-async def _no_lock() -> AsyncIterator[None]:
-    yield
-
-
 # Actions that can take seconds (a language model, rendering a document). They run after the turn,
 # detached from the update: the turn is stored already, and other chats must not wait for them.
 SLOW_ACTIONS = (AskModel, SendExport)
-
-
-class StoreFailure(Exception):
-    """The store could not be read or written; the update is processed again later."""
 
 
 def check_texts(texts: Texts) -> None:
@@ -154,39 +134,32 @@ class TelegramBridge:
 
     def __init__(
         self,
-        engine: Engine,
-        store: Store,
+        service: KompasService,
         texts: Texts,
         options: TelegramOptions,
         *,
         bot_id: int,
         exporter: Exporter | None = None,
-        llm: LLMService | None = None,
     ) -> None:
-        self.engine = engine
-        self.store = store
+        self.service = service
+        self.engine = service.engine
+        self.store = service.store
         self.texts = texts
         self.options = options
         self.bot_id = bot_id
         self.exporter = exporter
-        self.llm = llm
         self.errors: list[BaseException] = []
         self._failed: set[int] = set()
         self._stored: set[int] = set()
         self._admins: dict[int, tuple[float, frozenset[int]]] = {}
-        self.commits = GroupCommit(store)
-        self.cache = ChatCache()
-        # The runner's per-chat locks: a detached follow-up turn (a model's proposal) takes its chat's lock.
-        self.locks: ChatLockProvider | None = None
+        self.commits = service.commits
+        self.cache = service.cache
         self.background: set[asyncio.Task[None]] = set()
         # Chats whose delivery failed for now: their outbox waits for `redeliver`, and their next
         # turns are sent from it too, after it, so the chat's answers keep their order.
         self.waiting: set[str] = set()
         self._sending: set[EventKey] = set()  # outbox rows being delivered right now
         self._clearing: set[EventKey] = set()  # outbox rows delivered, their removal not yet committed
-        # The engine is pure but may search the knowledge base (CPU work): one worker thread keeps
-        # the event loop free for other chats and calls the search from one thread only.
-        self._engine_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kompas-engine")
 
     # ------------------------------------------------------------------------- wiring
 
@@ -202,9 +175,6 @@ class TelegramBridge:
         application.add_handler(PollAnswerHandler(self.on_poll_answer))
         application.add_handler(ChatMemberHandler(self.on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
         application.add_error_handler(self.on_error)
-
-    def close(self) -> None:
-        self._engine_thread.shutdown(wait=True)
 
     async def idle(self, timeout: float | None = None) -> bool:
         """Wait until the detached work (model calls, exports) is done; False if `timeout` passed first."""
@@ -244,9 +214,6 @@ class TelegramBridge:
         self.background.add(task)
         task.add_done_callback(self.background.discard)
 
-    def _hold(self, key: str) -> AbstractAsyncContextManager[None]:
-        return self.locks.hold(key) if self.locks is not None else _no_lock()
-
     def take_failure(self, update_id: int) -> bool:
         """Whether storing this update failed (the runner then retries it); forgets the bookkeeping."""
         self._stored.discard(update_id)
@@ -276,19 +243,18 @@ class TelegramBridge:
         state = await self._load(update, tg_chat)
         text = message.text
         addressed = text.startswith("/") or addressed_to_bot(message, self.bot_id)
-        if group and not addressed and not (self.options.all_messages and question_open(state)):
+        if group and not addressed and not (self.options.all_messages and self.engine.is_listening(state)):
             return  # chatter the bot can see (privacy off, or admin) only counts if the operator allows it
         is_admin = False
-        if group and needs_admin_check(text, state, context.bot.username):
-            user_id = message.from_user.id if message.from_user else None
+        user_id = message.from_user.id if message.from_user else None
+        if group and user_id is not None and self.engine.needs_steering(state, str(user_id), text):
             session = state.session
-            if user_id is not None and (session is None or str(user_id) not in session.facilitators):
+            if session is None or str(user_id) not in session.facilitators:
                 is_admin = await self._is_admin(context.bot, tg_chat.id, user_id)
         actor = sender_of(message, is_admin=is_admin)
         if actor is None:
             return
         event = Text(actor=actor, text=text, at=event_time(message), ref=str(message.message_id))
-        user_id = message.from_user.id if message.from_user else None
         actions = await self._turn(update, state, event, Origin(message_id=message.message_id, user_id=user_id))
         await self._deliver(context.bot, tg_chat.id, state.id, actions, update)
 
@@ -326,14 +292,15 @@ class TelegramBridge:
         try:
             state = await self._load(update, tg_chat)
             command, stamp = parse_callback_data(query.data)
-            if not is_current(command, stamp, state):
+            presser = str(query.from_user.id)
+            if stamp is not None and stamp != self.engine.stamp(state, command, presser):
                 await self._mark(update, state.id)
                 toast = self.texts("knop_verlopen")
                 return
             is_admin = False
             session = state.session
-            known = session is not None and str(query.from_user.id) in session.facilitators
-            if is_group(tg_chat) and not known and needs_admin_check(command, state, context.bot.username):
+            known = session is not None and presser in session.facilitators
+            if is_group(tg_chat) and not known and self.engine.needs_steering(state, presser, command):
                 is_admin = await self._is_admin(context.bot, tg_chat.id, query.from_user.id)
             actor = actor_of(query.from_user, is_admin=is_admin)
             event = Text(actor=actor, text=command, at=_now())
@@ -413,18 +380,15 @@ class TelegramBridge:
     async def _guard(self, pending: Awaitable[T], update: Update) -> T:
         try:
             return await pending
+        except StoreFailure:
+            self._failed.add(update.update_id)
+            raise
         except Exception as exc:
             self._failed.add(update.update_id)
             raise StoreFailure(str(exc.__class__.__name__)) from exc
 
     async def _stored_chat(self, update: Update, key: str) -> Chat | None:
-        cached = self.cache.get(key)
-        if cached is not None:
-            return cached
-        stored = await self._guard(self.store.load_chat(key), update)
-        if stored is not None:
-            self.cache.put(stored)
-        return stored
+        return await self._guard(self.service.stored(key), update)
 
     async def _load(self, update: Update, tg_chat: TgChat) -> Chat:
         key = chat_key(tg_chat.id)
@@ -433,34 +397,31 @@ class TelegramBridge:
     async def _mark(self, update: Update, key: str | None, actions: list[Action] | None = None) -> None:
         """Store that the update was handled without changing the chat (with its replies, if any)."""
         marker = EventKey(SOURCE, update.update_id)
-        await self._guard(self.commits.save(None, marker, key, outbox=dump_actions(actions or [])), update)
+        await self._guard(self.service.mark(key, marker, dump_actions(actions or [])), update)
         self._stored.add(update.update_id)
+
+    def _planner(self, origin: Origin, placeholder: str, planned: list[Action]) -> Callable[[Outcome], str | None]:
+        """The service stores a turn's Telegram actions in the outbox; `planned` keeps them for delivery."""
+
+        def planner(outcome: Outcome) -> str | None:
+            planned[:] = plan(
+                outcome,
+                group=outcome.chat.is_group,
+                origin=origin,
+                placeholder=placeholder,
+                stamp=lambda command: self.engine.stamp(outcome.chat, command, origin.actor_id),
+            )
+            return dump_actions(planned)
+
+        return planner
 
     async def _turn(self, update: Update, state: Chat, event: Event, origin: Origin) -> list[Action]:
-        loop = asyncio.get_running_loop()
-        outcome: Outcome = await loop.run_in_executor(self._engine_thread, self.engine.handle, state, event)
-        actions = plan(
-            outcome,
-            group=outcome.chat.is_group,
-            origin=origin,
-            placeholder=self.texts("antwoord_plaatshouder"),
-        )
+        actions: list[Action] = []
         marker = EventKey(SOURCE, update.update_id)
-        changed = outcome.chat if outcome.changed else None
-        await self._guard(self.commits.save(changed, marker, state.id, outbox=dump_actions(actions)), update)
-        if outcome.changed:
-            self.cache.put(outcome.chat)
+        planner = self._planner(origin, self.texts("antwoord_plaatshouder"), actions)
+        await self._guard(self.service.turn(state.id, event, marker=marker, plan=planner, state=state), update)
         self._stored.add(update.update_id)
-        if outcome.erased:
-            await self._scrub()
         return actions
-
-    async def _scrub(self) -> None:
-        """After /vergeet: the removed data must not linger on disk either."""
-        try:
-            await self.store.scrub()
-        except Exception as exc:
-            log.warning("Opschonen van de database na /vergeet mislukt: %s", exc.__class__.__name__)
 
     async def _is_admin(self, bot: Bot, chat_id: int, user_id: int) -> bool:
         """Live check against the chat's administrators, cached briefly per chat."""
@@ -478,7 +439,7 @@ class TelegramBridge:
         return user_id in cached[1]
 
     async def _move(self, old: str, new: str) -> None:
-        self.cache.drop(old, new)
+        self.service.forget_cached(old, new)
         await self.store.move_chat(old, new)
         await self.store.move_polls(old, new)
         self._admins.pop(int(old), None)
@@ -503,7 +464,7 @@ class TelegramBridge:
             chats &= keys
 
         async def one(key: str) -> int:
-            async with self._hold(key):
+            async with self.service.locks.hold(key):
                 return await self._replay(bot, key)
 
         return sum(await asyncio.gather(*(one(key) for key in sorted(chats))))
@@ -668,20 +629,10 @@ class TelegramBridge:
             await self._perform(bot, chat_id, key, SendText(self.texts(note), reply_to=action.reply_to))
 
     async def _ask_model(self, bot: Bot, chat_id: int, key: str, action: AskModel) -> None:
-        """Run the model, then feed its proposal (or the failure) back through the engine and store it."""
-        if self.llm is None:
-            return
-        event = await fulfil(self.llm, action.request)  # without the chat's lock: it may take a while
-        async with self._hold(key):  # the proposal is a turn of its own, between the chat's other turns
-            state = self.cache.get(key) or await self.store.load_chat(key)
-            if state is None:
-                return
-            loop = asyncio.get_running_loop()
-            outcome: Outcome = await loop.run_in_executor(self._engine_thread, self.engine.handle, state, event)
-            if outcome.changed:
-                await self.commits.save(outcome.chat, None, key)
-                self.cache.put(outcome.chat)
-            actions = plan(outcome, group=outcome.chat.is_group, origin=Origin(), placeholder="")
+        """The model's proposal (or its failure) is a turn of its own, run by the service."""
+        actions: list[Action] = []
+        outcome = await self.service.follow_up(key, action.request, plan=self._planner(Origin(), "", actions))
+        if outcome is not None:
             await self._execute(bot, chat_id, key, actions, detached=True)
 
     async def _export(self, bot: Bot, chat_id: int, key: str, fmt: str) -> None:

@@ -15,7 +15,6 @@ from telegram import (
 )
 from telegram.error import TelegramError
 
-from bot.engine import NAVIGATION
 from bot.flows import Texts
 
 log = logging.getLogger(__name__)
@@ -24,7 +23,8 @@ log = logging.getLogger(__name__)
 NOT_IN_PRIVATE = ("rol", "wie")
 
 
-def menus(texts: Texts) -> list[tuple[BotCommandScope, list[BotCommand]]]:
+def menus(texts: Texts, steering: frozenset[str]) -> list[tuple[BotCommandScope, list[BotCommand]]]:
+    """`steering`: the commands only facilitators use (`Engine.steering_commands`)."""
     commands = [
         BotCommand(name, description[:256])
         for name, description in texts.commandos.items()
@@ -33,14 +33,14 @@ def menus(texts: Texts) -> list[tuple[BotCommandScope, list[BotCommand]]]:
     return [
         (BotCommandScopeAllPrivateChats(), [c for c in commands if c.command not in NOT_IN_PRIVATE]),
         # Everyone in a group sees what everyone may do; administrators also see the steering commands.
-        (BotCommandScopeAllGroupChats(), [c for c in commands if c.command not in NAVIGATION]),
+        (BotCommandScopeAllGroupChats(), [c for c in commands if c.command not in steering]),
         (BotCommandScopeAllChatAdministrators(), commands),
     ]
 
 
-async def set_commands(bot: Bot, texts: Texts) -> None:
+async def set_commands(bot: Bot, texts: Texts, steering: frozenset[str]) -> None:
     """Publish the menus; a failure is logged, the bot works without a menu too."""
-    for scope, commands in menus(texts):
+    for scope, commands in menus(texts, steering):
         try:
             await bot.set_my_commands(commands, scope=scope)
         except TelegramError as exc:

@@ -82,30 +82,6 @@ async def _close_requests(application: Application) -> None:  # type: ignore[typ
             await request.shutdown()
 
 
-class ChatLocks:
-    """One lock per chat, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._users: dict[str, int] = defaultdict(int)
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        self._users[key] += 1
-        try:
-            async with lock:
-                yield
-        finally:
-            self._users[key] -= 1
-            if not self._users[key]:
-                del self._users[key]
-                del self._locks[key]
-
-    def __len__(self) -> int:
-        return len(self._locks)
-
-
 def _is_barrier(update: Update) -> bool:
     message = update.message
     return message is not None and bool(message.migrate_to_chat_id or message.migrate_from_chat_id)
@@ -147,8 +123,7 @@ class TelegramBot:
         self.bridge = bridge
         self.kompas = kompas
         self.options = options
-        self.locks = ChatLocks()
-        bridge.locks = self.locks
+        self.locks = kompas.service.locks
         self.stats = Stats()
         self._slots = asyncio.Semaphore(options.max_concurrent_chats)
         # Updates handled by this process. Only ids up to the last one stored before it started
@@ -202,9 +177,7 @@ class TelegramBot:
                 "de bot geen beheerder is, ziet hij alleen commando's en antwoorden op zijn eigen berichten."
             )
         exporter = exporter or document_exporter(kompas.flow)
-        bridge = TelegramBridge(
-            kompas.engine, kompas.store, kompas.texts, options, bot_id=me.id, exporter=exporter, llm=kompas.llm
-        )
+        bridge = TelegramBridge(kompas.service, kompas.texts, options, bot_id=me.id, exporter=exporter)
         bridge.install(application)
         return cls(application, bridge, kompas, options)
 
@@ -212,7 +185,7 @@ class TelegramBot:
         await self.bridge.drain(timeout=10.0)
         with suppress(Exception):
             await self.application.shutdown()
-        self.bridge.close()
+        self.kompas.service.close()
         await self.kompas.store.close()
 
     @property
@@ -361,7 +334,7 @@ class TelegramBot:
     # ------------------------------------------------------------------------- long polling
 
     async def prepare(self) -> None:
-        await set_commands(self.application.bot, self.kompas.texts)
+        await set_commands(self.application.bot, self.kompas.texts, self.kompas.engine.steering_commands)
 
     async def run_polling(self, stop: asyncio.Event) -> None:
         """Fetch, process, then confirm, until `stop` is set."""

@@ -11,15 +11,20 @@ member's client opens a reply to it, and that reply reaches the bot. The navigat
 first line of the question, e.g. "Stap 1 · vraag 2 van 4"). In a private chat the bot sees
 everything, so the question is one message with the keyboard under it.
 
-Callback buttons carry `command#stamp`: the stamp is a short hash of where the compass stood when
-the button was sent, so a button under an older question cannot move the compass on twice.
+Callback buttons carry `command#stamp`: the stamp is the engine's short hash of where the compass
+stood when the button was sent (`Engine.stamp`), so a button under an older question cannot move
+the compass on twice.
+
+A follow-up question of one person's own item (`Reply.for_author`) goes, in a group, as a reply to
+that person's message with a selective ForceReply: only they get the input field, and their answer
+comes back to their own draft.
 """
 
 from __future__ import annotations
 
 import html
 import re
-import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,17 +32,15 @@ from telegram import Chat as TgChat
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, User
 from telegram.constants import ChatType
 
-from bot.compass import Chat
-from bot.engine import NAVIGATION
-from bot.events import Actor, Button, LLMRequest, Outcome, Reply, parse_command
+from bot.events import Actor, Button, LLMRequest, Outcome, Reply
 
 MAX_MESSAGE = 4096
 MAX_CALLBACK_DATA = 64
 MAX_TOAST = 200
 MAX_PLACEHOLDER = 64
 POLL_OPTIONS = range(2, 11)
-STEERING_PHASES = ("kiezen", "shortlist")
-POSITION_COMMANDS = NAVIGATION | {"uitleg"}
+# The engine's stamp of a button's command: where the compass stands, as far as that button cares.
+Stamper = Callable[[str], str]
 
 ReplyMarkup = InlineKeyboardMarkup | ForceReply
 
@@ -79,26 +82,6 @@ def addressed_to_bot(message: Message, bot_id: int) -> bool:
     return replied is not None and replied.from_user is not None and replied.from_user.id == bot_id
 
 
-def question_open(chat: Chat | None) -> bool:
-    return chat is not None and chat.session is not None and chat.session.phase != "klaar"
-
-
-def needs_admin_check(text: str, chat: Chat | None, bot_username: str | None) -> bool:
-    """Whether the engine may ask `is_admin` for this text: a steering command (navigation,
-    switching the running compass, adopting a proposal) or a facilitator's pick."""
-    running = chat is not None and chat.session is not None
-    steering_phase = running and chat.session.phase in STEERING_PHASES  # type: ignore[union-attr]
-    command = parse_command(text.strip(), bot_username)
-    if command is not None:
-        return (
-            command.name in NAVIGATION
-            or command.name == "neem"
-            or (command.name == "kompas" and running and bool(command.arg))
-            or (command.name == "kies" and steering_phase)
-        )
-    return steering_phase
-
-
 def event_time(message: Message) -> datetime:
     return message.edit_date or message.date
 
@@ -106,39 +89,8 @@ def event_time(message: Message) -> datetime:
 # ----------------------------------------------------------------------------- callback data
 
 
-def _stamp(text: str) -> str:
-    return _base36(zlib.crc32(text.encode()))
-
-
-def _base36(number: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        number, rest = divmod(number, 36)
-        out = digits[rest] + out
-        if not number:
-            return out
-
-
-def stamp_for(command: str, chat: Chat) -> str:
-    """Where the compass stands, as far as this button cares.
-
-    Navigation buttons only depend on the open question; other buttons (`/kies 2` under a field
-    or a list of proposals) also on the sub-state, so they cannot answer a later field.
-    """
-    session = chat.session
-    if session is None:
-        return _stamp("-")
-    name = command.lstrip("/").split(maxsplit=1)[0].split("@", 1)[0].lower() if command.strip() else ""
-    position = f"{session.id}|{session.step}|{session.question_index}"
-    if name in POSITION_COMMANDS:
-        return _stamp(position)
-    pending = session.pending
-    return _stamp(f"{position}|{session.phase}|{pending.item_id}|{pending.field_index}|{pending.options}")
-
-
-def callback_data(command: str, chat: Chat) -> str | None:
-    data = f"{command}#{stamp_for(command, chat)}"
+def callback_data(command: str, stamp: Stamper) -> str | None:
+    data = f"{command}#{stamp(command)}"
     return data if len(data.encode()) <= MAX_CALLBACK_DATA else None
 
 
@@ -149,15 +101,11 @@ def parse_callback_data(data: str) -> tuple[str, str | None]:
     return command, stamp
 
 
-def is_current(command: str, stamp: str | None, chat: Chat) -> bool:
-    return stamp is None or stamp == stamp_for(command, chat)
-
-
-def keyboard(buttons: tuple[Button, ...], chat: Chat) -> InlineKeyboardMarkup | None:
+def keyboard(buttons: tuple[Button, ...], stamp: Stamper) -> InlineKeyboardMarkup | None:
     """Engine buttons as callback buttons whose data is the command (short labels two per row)."""
     cells = []
     for button in buttons:
-        data = callback_data(button.command, chat)
+        data = callback_data(button.command, stamp)
         if data is not None:
             cells.append(InlineKeyboardButton(button.label, callback_data=data))
     if not cells:
@@ -336,6 +284,10 @@ class Origin:
     callback: bool = False
     user_id: int | None = None
 
+    @property
+    def actor_id(self) -> str:
+        return str(self.user_id) if self.user_id is not None else ""
+
 
 @dataclass(frozen=True)
 class SendText:
@@ -416,13 +368,18 @@ def _is_plain_note(outcome: Outcome) -> bool:
     return _simple(reply) and units(html_to_plain(reply.text)) <= MAX_TOAST
 
 
-def plan(outcome: Outcome, *, group: bool, origin: Origin, placeholder: str = "") -> list[Action]:
+def plan(
+    outcome: Outcome, *, group: bool, origin: Origin, placeholder: str = "", stamp: Stamper | None = None
+) -> list[Action]:
     """Engine replies -> Telegram actions, in order. See the module docstring for the design."""
     if origin.callback and _is_plain_note(outcome):
         # A button press that changed nothing (a refusal, "already at the start"): tell only the presser.
         return [Toast(html_to_plain(outcome.replies[0].text))]
     actions: list[Action] = []
-    force = ForceReply(selective=False, input_field_placeholder=placeholder[:MAX_PLACEHOLDER] or None)
+    stamper: Stamper = stamp or (lambda command: "")
+    hint = placeholder[:MAX_PLACEHOLDER] or None
+    force = ForceReply(selective=False, input_field_placeholder=hint)
+    own = ForceReply(selective=True, input_field_placeholder=hint)
     # Answers meant for one person (a refusal, /wie, /uitleg) quote that person's message in a group.
     personal = group and origin.message_id is not None and all(_simple(r) for r in outcome.replies)
     for reply in outcome.replies:
@@ -441,8 +398,14 @@ def plan(outcome: Outcome, *, group: bool, origin: Origin, placeholder: str = ""
                 actions.append(SendPrivate(origin.user_id, reply.text, origin.message_id))
             continue
         if reply.text:
-            buttons = keyboard(reply.buttons, outcome.chat)
-            if reply.asks and group:
+            buttons = keyboard(reply.buttons, stamper)
+            if reply.for_author and group and origin.message_id is not None:
+                # Only the author gets the input field: the prompt answers their message.
+                if buttons is not None:
+                    actions += _texts(reply.text, buttons, reply_to=origin.message_id)
+                else:
+                    actions += _texts(reply.text, own, reply_to=origin.message_id)
+            elif reply.asks and group:
                 head, rest = split_first_line(reply.text)
                 if buttons is not None and rest.strip():
                     actions += _texts(head, buttons)
