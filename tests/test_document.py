@@ -83,9 +83,9 @@ def _rich_session(flow: Flow) -> Session:
     d.say(ANNE, "/volgende", "/kies 2")
     d.say(BRAM, "Ouderen groeten elkaar bij de bakker en maken een praatje.")
     d.say(CARLA, "Er zit iemand naast je in de wachtkamer die vraagt hoe het gaat.")
-    d.say(ANNE, "/volgende", "Team Sociaal Domein van de gemeente", "gemeente")
-    d.say(BRAM, "Welzijn Zuid", "aanbieder")
-    d.say(CARLA, "Ouderenpanel Zuidhoven", "doelgroep")
+    d.say(ANNE, "/volgende", "Team Sociaal Domein van de gemeente; gemeente")
+    d.say(BRAM, "Welzijn Zuid; aanbieder")
+    d.say(CARLA, "Ouderenpanel Zuidhoven; doelgroep")
     d.say(ANNE, "/volgende")
     # Step 1
     d.say(ANNE, "Volgens de GGD-monitor voelt 12% van de 75-plussers zich sterk eenzaam (2022).")
@@ -102,57 +102,46 @@ def _rich_session(flow: Flow) -> Session:
     d.vote(CARLA, 0)
     d.say(ANNE, "/volgende")
     # Step 2 (the options list the chosen ambitions first: 1 = gesteund, 2 = kennen)
-    d.say(ANNE, "Over vier jaar voelen 10% minder 75-plussers zich sterk eenzaam.", "1", "over vier jaar", "10% minder")
-    d.say(ANNE, "Over vier jaar kent 80% van de ouderen iemand in de buurt bij naam.", "2", "in 2029", "80%")
+    d.say(ANNE, "Over vier jaar voelen 10% minder 75-plussers zich sterk eenzaam.; 1; over vier jaar; 10% minder")
+    d.say(ANNE, "Over vier jaar kent 80% van de ouderen iemand in de buurt bij naam.; 2; in 2029; 80%")
     d.say(ANNE, "/volgende")
     d.vote(ANNE, 0, 1)
     d.say(ANNE, "/volgende")
-    d.say(ANNE, "Aandeel 75-plussers dat zich sterk eenzaam voelt", "1", "feiten", "GGD-gezondheidsmonitor")
+    d.say(ANNE, "Aandeel 75-plussers dat zich sterk eenzaam voelt; 1; feiten; GGD-gezondheidsmonitor")
     d.say(
         CARLA,
-        "Ouderen vertellen dat ze iemand hebben om op terug te vallen",
-        "1",
-        "beleving",
-        "Gesprekken met het panel",
+        "Ouderen vertellen dat ze iemand hebben om op terug te vallen; 1; beleving; Gesprekken met het panel",
     )
     d.say(ANNE, "/volgende")
     # Step 3
     d.say(
         BRAM,
-        "Huisbezoeken aan 75-plussers door vrijwilligers",
-        "Welzijn Zuid met vrijwilligers",
-        "informeel",
-        "nieuw",
-        "1 2",
+        "Huisbezoeken aan 75-plussers door vrijwilligers; Welzijn Zuid met vrijwilligers; informeel; nieuw; 1 2; "
         "Als vrijwilligers ouderen thuis bezoeken, dan komen eenzame ouderen eerder in beeld.",
     )
     d.say(
         BRAM,
-        "Buurtkamer in de bibliotheek",
-        "Buurtvereniging",
-        "informeel",
-        "bestaand",
-        "2",
+        "Buurtkamer in de bibliotheek; Buurtvereniging; informeel; bestaand; 2; "
         "Als er een vaste plek is, dan ontmoeten buurtgenoten elkaar vaker.",
     )
-    d.say(ANNE, "Cursus over je netwerk versterken", "Welzijn Zuid", "formeel", "nieuw", "/overslaan", "/overslaan")
+    d.say(ANNE, "Cursus over je netwerk versterken; Welzijn Zuid; formeel; nieuw", "/overslaan", "/overslaan")
     d.say(ANNE, "/volgende", "Na het huisbezoek is er nog geen vaste plek om mensen naartoe te leiden.")
     d.say(ANNE, "/volgende", "De jaarlijkse kerstlunch met 400 gasten", "/volgende")
     # Step 4
-    d.say(BRAM, "Aansluiten bij wat de oudere zelf belangrijk vindt", "1")
+    d.say(BRAM, "Aansluiten bij wat de oudere zelf belangrijk vindt; 1")
     d.say(ANNE, "/volgende")
     d.say(BRAM, "Vrijwilligers krijgen een training in het herkennen van eenzaamheid.")
     d.say(ANNE, "/volgende")
     d.say(ANNE, "Een budget van € 25.000 per jaar voor de coördinatie.", "/volgende")
     # Step 5
-    d.say(BRAM, "Bezoekers van de buurtkamer hebben na drie maanden vaker contact", "2", "beleving", "Contactladder")
+    d.say(BRAM, "Bezoekers van de buurtkamer hebben na drie maanden vaker contact; 2; beleving; Contactladder")
     d.say(ANNE, "/volgende")
     # Step 6
     d.say(ANNE, "Minder mensen komen naar de inloop, maar wie komt, komt vaker.", "/volgende")
     d.say(ANNE, "De inloop is verhuisd naar een plek die slecht bereikbaar is.", "/volgende")
     d.say(CARLA, "De huisbezoeken bereiken de juiste mensen.")
     d.say(ANNE, "/volgende")
-    d.say(ANNE, "Na elk huisbezoek volgt een afspraak voor een tweede bezoek.", "2", "/volgende")
+    d.say(ANNE, "Na elk huisbezoek volgt een afspraak voor een tweede bezoek.; 2", "/volgende")
     session = d.session
     assert session.phase == "klaar"
     for contribution in session.contributions:  # as if adopted from the knowledge base
@@ -173,30 +162,26 @@ def _stress_session(flow: Flow) -> Session:
     d = Driver(flow, Chat(id="terminal"))
     long_text = (SPECIAL + " ") + ("Een heel lang antwoord met veel woorden over armoede en schulden. " * 40)
     long_text = long_text[:2000]
-    d.say(me, f"/kompas {ISSUE}", long_text)
+    d.say(me, f"/kompas {ISSUE}", long_text, "/volgende")
     d.say(me, "\n".join(f"Signaal {n}: {SPECIAL}" for n in range(12)), "/volgende", "/overslaan")
-    d.say(me, "/stap 1", "Cijfer " + long_text[:500], "/volgende", "/volgende", long_text[:800])
+    d.say(me, "/stap 1", "Cijfer " + long_text[:500], "/volgende", "/volgende", long_text[:800], "/volgende")
     d.say(me, "\n".join(f"We willen dat ambitie {n} lukt, {SPECIAL}" for n in range(6)), "/volgende")
     for n in range(8):
-        d.say(me, f"Resultaat {n}: {long_text[:300]}", str(n % 6 + 1), "over vier jaar", "20%")
+        d.say(me, f"Resultaat {n}: {long_text[:300]}; {n % 6 + 1}; over vier jaar; 20%")
     d.say(me, "/volgende")
     for n in range(10):
-        d.say(me, f"Indicator {n} {SPECIAL}", str(n % 8 + 1), "feiten", "Monitor & peiling")
+        d.say(me, f"Indicator {n} {SPECIAL}; {n % 8 + 1}; feiten; Monitor & peiling")
     d.say(me, "/volgende")
     for n in range(30):
         d.say(
             me,
-            f"Activiteit {n}: {long_text[:250]}",
-            "Wie <ook>",
-            "formeel",
-            "nieuw",
-            str(n % 8 + 1),
+            f"Activiteit {n}: {long_text[:250]}; Wie <ook>; formeel; nieuw; {n % 8 + 1}; "
             f"Als we {n} doen, dan {long_text[:150]}",
         )
     d.say(me, "/volgende", long_text, long_text[:1500])
     d.say(me, "/stap 6", "/volgende", "/volgende", "/volgende")
     for n in range(12):
-        d.say(me, f"Verbetering {n} {SPECIAL}", "3")
+        d.say(me, f"Verbetering {n} {SPECIAL}; 3")
     return d.session
 
 

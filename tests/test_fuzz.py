@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from bot.compass import Chat, Session
 from bot.config import Settings
-from bot.engine import MAX_ANSWER_CHARS, NAVIGATION, Engine
+from bot.engine import MAX_ANSWER_CHARS, Engine
 from bot.events import (
     Actor,
     Edit,
@@ -271,7 +271,8 @@ def test_engine_survives_anything_and_stores_nothing_refused(script: list[Event]
             command = parse_command(clean_text(event.text), BOT)
             session = before.session
             facilitator = session is not None and event.actor.id in session.facilitators
-            if command is not None and command.name in NAVIGATION and not facilitator:
+            steering = engine().steering_commands
+            if command is not None and command.name in steering and not facilitator:
                 assert position(outcome.chat) == position(before), event.text
         chat = outcome.chat if outcome.changed else before
         check_state(chat)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect
 
-from bot.compass import Chat
+from bot.compass import Chat, Session
 from bot.engine import Actor, Engine, Text
 from bot.store import EventKey, OutboxEntry, Store, StoreError
 
@@ -49,13 +49,39 @@ async def test_restart_resumes_exactly(tmp_path: Path, engine: Engine, clock: Cl
     assert after == before
     assert after is not None and after.session is not None
     session = after.session
-    assert (session.step, session.phase, session.pending.field_index) == (3, "item", 1)
+    assert (session.step, session.phase) == (3, "vragen")
+    assert [(d.author_id, d.field) for d in session.drafts] == [(BOB.id, "vorm")]  # Bob's own open item
     assert session.answer("betekenis").agreed == "Zorgen voor een naaste"
     assert session.live("activiteiten")[0].fields == {"wie": "Welzijnswerk"}
 
     fresh_engine = Engine(engine.flow, engine.texts)
-    reply = fresh_engine.handle(after, Text(actor=ALICE, text="/start", at=clock()))
-    assert "formeel" in reply.replies[-1].text  # asks the same field of the same item again
+    reply = fresh_engine.handle(after, Text(actor=BOB, text="/start", at=clock()))
+    assert "formeel" in reply.replies[-1].text  # asks Bob the same field of the same item again
+    answered = fresh_engine.handle(after, Text(actor=BOB, text="informeel", at=clock()))
+    assert answered.chat.session is not None
+    assert answered.chat.session.live("activiteiten")[0].fields == {"wie": "Welzijnswerk", "vorm": "informeel"}
+
+
+def test_a_session_stored_with_one_chat_wide_item_dialog_becomes_its_authors_draft(clock: Clock) -> None:
+    """Before per-person drafts, one item dialog ran for the whole chat (phase 'item')."""
+    legacy = {
+        "id": "m",
+        "chat_id": "g",
+        "vraagstuk": "mantelzorg",
+        "created_at": clock().isoformat(),
+        "updated_at": clock().isoformat(),
+        "created_by": ALICE.id,
+        "step": 3,
+        "phase": "item",
+        "pending": {"item_id": 2, "field_index": 1, "options": [], "suggestions": []},
+        "contributions": [
+            {"id": 2, "question": "activiteiten", "text": "Mantelzorgcafé", "author_id": BOB.id, "at": clock().isoformat()}
+        ],
+        "next_id": 3,
+    }
+    session = Session.model_validate(legacy)
+    assert session.phase == "vragen"
+    assert [(d.author_id, d.item_id, d.question) for d in session.drafts] == [(BOB.id, 2, "activiteiten")]
 
 
 async def test_event_markers(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from telegram import ForceReply, InlineKeyboardMarkup
 
 from bot.compass import Chat
-from bot.engine import QUESTION_BUTTONS, Actor, Engine, Outcome, Reply, Text
+from bot.engine import Actor, Engine, Outcome, Reply, Text
+from bot.engine.navigation import question_buttons
 from bot.telegram.translate import (
     MAX_CALLBACK_DATA,
     MAX_MESSAGE,
@@ -23,7 +24,6 @@ from bot.telegram.translate import (
     StopPoll,
     Toast,
     callback_data,
-    is_current,
     parse_callback_data,
     plan,
     split_first_line,
@@ -123,13 +123,13 @@ def test_private_question_is_one_message_with_keyboard(engine: Engine) -> None:
 
 def test_callback_data_fits_and_goes_stale(engine: Engine) -> None:
     outcome = _asked(engine, group=True)
-    data = callback_data("/volgende", outcome.chat)
+    data = callback_data("/volgende", lambda command: engine.stamp(outcome.chat, command, FATIMA.id))
     assert data is not None and len(data.encode()) <= MAX_CALLBACK_DATA
     command, stamp = parse_callback_data(data)
-    assert command == "/volgende" and is_current(command, stamp, outcome.chat)
+    assert command == "/volgende" and stamp == engine.stamp(outcome.chat, command, FATIMA.id)
     moved = engine.handle(outcome.chat, Text(actor=FATIMA, text="/volgende", at=AT)).chat
-    assert not is_current(command, stamp, moved)
-    assert callback_data("/kies " + "9" * 80, outcome.chat) is None
+    assert stamp != engine.stamp(moved, command, FATIMA.id)
+    assert callback_data("/kies " + "9" * 80, lambda command: engine.stamp(outcome.chat, command, "x")) is None
 
 
 def test_acknowledgements_are_reactions_and_refusals_are_toasts(engine: Engine) -> None:
@@ -144,7 +144,7 @@ def test_acknowledgements_are_reactions_and_refusals_are_toasts(engine: Engine) 
 
 
 def test_poll_and_close_poll_become_poll_actions() -> None:
-    from bot.engine import PollSpec
+    from bot.events import PollSpec
 
     chat = Chat(id="-1", is_group=True)
     outcome = Outcome(
@@ -159,12 +159,12 @@ def test_poll_and_close_poll_become_poll_actions() -> None:
 def test_question_buttons_are_two_per_row(engine: Engine) -> None:
     from bot.telegram.translate import keyboard
 
-    markup = keyboard(QUESTION_BUTTONS, Chat(id="1"))
+    markup = keyboard(question_buttons(engine.ctx), lambda command: "s")
     assert markup is not None and [len(row) for row in markup.inline_keyboard] == [2, 2]
 
 
 def test_model_request_becomes_an_ask_model_action() -> None:
-    from bot.engine import LLMRequest
+    from bot.events import LLMRequest
     from bot.telegram.translate import AskModel, Origin, plan
 
     request = LLMRequest(kind="samenvatting", session_id="s", question=None, context="Stap 1", texts=("a",))

@@ -72,10 +72,19 @@ class FieldReader:
         return text
 
     def choice(
-        self, question: Question, item_field: ItemField, text: str, *, exact: bool, by_number: bool = False
+        self,
+        question: Question,
+        item_field: ItemField,
+        text: str,
+        *,
+        exact: bool,
+        by_number: bool = False,
+        coverage: float = 0.0,
     ) -> str | None:
         """The choice a text names: by its number (`by_number`, only for an answer to the field's own
-        prompt), by the choice word (`exact`), or by the field's phrasings, the longest found winning."""
+        prompt), by the choice word (`exact`), or by the field's phrasings, the longest found winning.
+        `coverage`: how much of the text the phrasing must cover (a part of a whole item should be
+        the choice itself, not a name that happens to contain 'vrijwilligers')."""
         cleaned = text.strip().lower().rstrip(".!")
         if by_number and cleaned.isdigit():
             number = int(cleaned)
@@ -93,7 +102,9 @@ class FieldReader:
                 length = match.end() - match.start()
                 if best is None or length > best[0]:
                     best = (length, choice)
-        return best[1] if best else None
+        if best is None or best[0] < coverage * len(normalized):
+            return None
+        return best[1]
 
     # ------------------------------------------------------------------ a whole item
 
@@ -138,12 +149,21 @@ class FieldReader:
             (
                 (f, choice)
                 for f in open_fields
-                if f.keuzes and (choice := self.choice(question, f, part, exact=True)) is not None
+                if f.keuzes and (choice := self.choice(question, f, part, exact=True, coverage=0.5)) is not None
             ),
             None,
         )
         references = [f for f in open_fields if f.verwijst_naar]
         free = [f for f in open_fields if not f.keuzes and not f.verwijst_naar]
+        if choice_hit is None and only_numbers and not references:
+            choice_hit = next(
+                (
+                    (f, choice)
+                    for f in open_fields
+                    if f.keuzes and (choice := self.choice(question, f, part, exact=False, by_number=True)) is not None
+                ),
+                None,
+            )
         if choice_hit is not None:
             target, value = choice_hit[0], choice_hit[1]
         elif only_numbers and references:
