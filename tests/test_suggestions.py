@@ -69,12 +69,17 @@ def test_activity_suggestions_are_filtered_and_adoptable(flow: Flow, texts: Text
         "stap": 3,
         "offset": 0,
     }
-    chat, text = _send(engine, chat, clock, "1")  # a number adopts the suggestion
+    chat, text = _send(engine, chat, clock, "1")  # a bare number adopts nothing: it points to /neem
+    assert "/neem 1" in text and chat.session is not None and not chat.session.live("activiteiten")
+    chat, text = _send(engine, chat, clock, "/neem 1")
     session = chat.session
     assert session is not None
     adopted = session.live("activiteiten")[0]
     assert adopted.text == "interventie over mantelzorg" and adopted.source == "https://example.org/interventie"
-    assert session.phase == "item" and "Wie voert" in text
+    assert [d.item_id for d in session.drafts] == [adopted.id] and "Wie voert" in text
+    chat, text = _send(engine, chat, clock, "het wijkteam")  # the first answer does not end the suggestions
+    chat, text = _send(engine, chat, clock, "/neem 1")
+    assert chat.session is not None and len(chat.session.live("activiteiten")) == 2
 
 
 def test_instrument_suggestion_for_an_indicator_field(flow: Flow, texts: Texts, clock: Clock) -> None:
@@ -83,9 +88,8 @@ def test_instrument_suggestion_for_an_indicator_field(flow: Flow, texts: Texts, 
     chat, _ = _send(engine, Chat(id="c"), clock, "/kompas eenzaamheid")
     chat, _ = _send(engine, chat, clock, "/stap 2")
     chat, _ = _send(engine, chat, clock, "/volgende")
-    for answer in ["Inwoners voelen zich minder eenzaam", "/overslaan"]:
-        chat, text = _send(engine, chat, clock, answer)
-    chat, text = _send(engine, chat, clock, "beleving")
+    chat, text = _send(engine, chat, clock, "Inwoners voelen zich minder eenzaam")  # 'voelen': beleving
+    chat, text = _send(engine, chat, clock, "/overslaan")
     assert "meetinstrument over eenzaamheid" in text
     assert knowledge.calls[-1]["stap"] == 2 and "minder eenzaam" in str(knowledge.calls[-1]["query"])
     chat, text = _send(engine, chat, clock, "/neem 1")
