@@ -95,6 +95,11 @@ class KompasService:
         # the event loop free for other chats and calls the search from one thread only.
         self._engine_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kompas-engine")
 
+    def use_llm(self, llm: LLMService | None) -> None:
+        """Switch the optional language model (the engine offers its commands only when there is one)."""
+        self.llm = llm
+        self.engine.enable_llm(llm is not None)
+
     def close(self) -> None:
         self._engine_thread.shutdown(wait=True)
 

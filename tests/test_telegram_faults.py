@@ -186,8 +186,7 @@ def test_a_knowledge_index_that_cannot_open_is_reported(flow: Flow, texts: Texts
 
 
 async def _with_model(h: Harness, endpoint: FakeLLMEndpoint, *, key: str, timeout: float) -> None:
-    h.bot.kompas.service.llm = LLMService(HttpChatModel(url=endpoint.url, api_key=key), load_prompts(), timeout=timeout)
-    h.bot.kompas.engine.llm_enabled = True
+    h.bot.kompas.service.use_llm(LLMService(HttpChatModel(url=endpoint.url, api_key=key), load_prompts(), timeout=timeout))
 
 
 async def test_a_down_or_slow_model_falls_back_to_the_plain_flow(start_bot: StartBot) -> None:

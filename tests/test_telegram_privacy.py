@@ -89,8 +89,7 @@ async def test_an_admin_adopts_a_proposal_with_the_button(start_bot: StartBot) -
     endpoint = await FakeLLMEndpoint().start()
     try:
         h = await start_bot()
-        h.bot.kompas.service.llm = LLMService(HttpChatModel(url=endpoint.url, api_key=endpoint.key), load_prompts(), timeout=5)
-        h.bot.kompas.engine.llm_enabled = True
+        h.bot.kompas.service.use_llm(LLMService(HttpChatModel(url=endpoint.url, api_key=endpoint.key), load_prompts(), timeout=5))
         h.api.admins[TEAM["id"]].add(ANNA["id"])
         await h.say(TEAM, FATIMA, "/kompas eenzaamheid")
         await h.answer(TEAM, PIETER, "Geen contact hebben")
@@ -257,13 +256,15 @@ async def test_forget_in_the_terminal_scrubs_the_file_too(tmp_path: Any, engine:
 
     from bot.console import ConsoleChat
     from bot.events import Actor
+    from bot.service import KompasService
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'kompas.db'}"
     store = await Store.open(url)
     try:
         with open(os.devnull, "w") as nowhere:
-            chat = ConsoleChat(engine, store, console=Console(file=nowhere), rich_output=False, actor=Actor("t", "Ria"))
-            for line in ["/kompas eenzaamheid", "Een heel persoonlijk verhaal", "/vergeet ja"]:
+            service = KompasService(engine, store)
+            chat = ConsoleChat(service, console=Console(file=nowhere), rich_output=False, actor=Actor("t", "Ria"))
+            for line in ["/kompas eenzaamheid", "Een heel persoonlijk verhaal", "/volgende", "/vergeet ja"]:
                 await chat.send(line)
         state = await store.load_chat("terminal")
     finally:

@@ -81,6 +81,7 @@ async def test_sigkill_mid_delivery_then_restart_resumes(tmp_path: Path) -> None
         assert later.index("sendMessage") < later.index("getUpdates")
         overview = api.texts(me["id"])[-1]
         assert overview.count("Zorgen voor een naaste") == 1
+        await api.wait_confirmed(api.text(me, FATIMA, "/volgende"), timeout=10)
         signs = api.text(me, FATIMA, "Mantelzorgers melden zich niet")
         await api.wait_confirmed(signs, timeout=10)
         second.send_signal(signal.SIGTERM)

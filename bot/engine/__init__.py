@@ -22,7 +22,7 @@ from __future__ import annotations
 import difflib
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.coach import Coach
 from bot.compass import Chat, Draft
@@ -142,6 +142,9 @@ class Engine:
     def commands(self) -> tuple[str, ...]:
         """The names of the commands the engine understands (without the slash)."""
         return tuple(self.registry)
+
+    def enable_llm(self, enabled: bool) -> None:
+        self.ctx = replace(self.ctx, llm_enabled=enabled)
 
     @property
     def steering_commands(self) -> frozenset[str]:
