@@ -385,6 +385,7 @@ class FakeBotApi:
         message = self._bot_message(int(params["chat_id"]), **content)
         message["_html"] = text
         message["_markup"] = markup
+        message["_reply_to"] = (params.get("reply_parameters") or {}).get("message_id")
         return {k: v for k, v in message.items() if not k.startswith("_")}
 
     def _m_editMessageText(self, params: dict[str, Any], files: Any) -> dict[str, Any]:
@@ -658,6 +659,18 @@ class FakeBotApi:
             if (message.get("_markup") or {}).get("force_reply"):
                 return message
         raise LookupError(f"no question with ForceReply in chat {chat_id}")
+
+    def own_prompt(self, chat_id: int, user_id: int) -> dict[str, Any] | None:
+        """The latest follow-up question meant for one person: a reply to their message, with an input
+        field (selective ForceReply) or choice buttons; None if the bot asks them nothing now."""
+        for message in reversed(self._by_bot[chat_id]):
+            replied = self.messages.get((chat_id, message.get("_reply_to") or 0))
+            markup = message.get("_markup") or {}
+            if replied is None or replied["from"]["id"] != user_id:
+                continue
+            if markup.get("force_reply") and markup.get("selective") or markup.get("inline_keyboard"):
+                return message
+        return None
 
     def last_keyboard(self, chat_id: int) -> dict[str, Any]:
         for message in reversed(self._by_bot[chat_id]):

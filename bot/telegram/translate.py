@@ -387,7 +387,8 @@ def plan(
             actions.append(StopPoll())
         if reply.reaction:
             if origin.message_id is not None:
-                actions.append(React(origin.message_id, reply.reaction, reply.text))
+                if not any(isinstance(a, React) for a in actions):  # one acknowledgement per message
+                    actions.append(React(origin.message_id, reply.reaction, reply.text))
             elif origin.callback:
                 actions.append(Toast(html_to_plain(reply.text)))
             elif reply.text:
