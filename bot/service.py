@@ -54,7 +54,6 @@ async def fulfil(service: LLMService, request: LLMRequest) -> Proposal | Proposa
         return ProposalFailed(request=request, at=datetime.now(UTC))
 
 
-
 class ChatLocks:
     """One lock per chat, dropped when nobody holds or waits for it."""
 

@@ -382,6 +382,9 @@ class FakeBotApi:
         content: dict[str, Any] = {"text": plain}
         if markup and "inline_keyboard" in markup:
             content["reply_markup"] = markup
+        replied = self.messages.get((int(params["chat_id"]), (params.get("reply_parameters") or {}).get("message_id")))
+        if replied is not None:  # as Telegram does: the message it answers travels with it
+            content["reply_to_message"] = {k: v for k, v in replied.items() if not k.startswith("_")}
         message = self._bot_message(int(params["chat_id"]), **content)
         message["_html"] = text
         message["_markup"] = markup

@@ -121,7 +121,10 @@ def test_a_whole_item_in_one_message_asks_nothing_more() -> None:
     room = Room(group=False)
     room.say(FACILITATOR, "/kompas armoede")
     room.say(FACILITATOR, "/stap 3")
-    reply = room.say(FACILITATOR, "Budgetcoaching\nHumanitas\ninformeel\nnieuw\n-\nals mensen leren budgetteren dan ontstaan minder schulden")
+    reply = room.say(
+        FACILITATOR,
+        "Budgetcoaching\nHumanitas\ninformeel\nnieuw\n-\nals mensen leren budgetteren dan ontstaan minder schulden",
+    )
     assert "Bewaard als nummer" in reply and "Wie voert" not in reply and "Maak de zin af" not in reply.split("💡")[0]
     item = room.session.live("activiteiten")[0]
     assert item.text == "Budgetcoaching" and item.fields["wie"] == "Humanitas" and item.fields["vorm"] == "informeel"
@@ -160,7 +163,10 @@ def test_others_keep_talking_while_the_facilitator_chooses_or_a_vote_runs() -> N
     reply = room.say(PEOPLE[2], "We willen dat jongeren een plek hebben")
     assert room.session.phase == "stemmen"
     assert "We willen dat jongeren een plek hebben" in [c.text for c in room.session.live("ambities")]
-    assert "bewaard" in reply.lower() or reply == "Bewaard bij deze vraag. De stemming loopt nog; de facilitator sluit haar met /volgende."
+    assert (
+        "bewaard" in reply.lower()
+        or reply == "Bewaard bij deze vraag. De stemming loopt nog; de facilitator sluit haar met /volgende."
+    )
     room.chat = ENGINE.handle(room.chat, Vote(PEOPLE[0], (0,), room.at)).chat
     room.say(FACILITATOR, "/volgende")
     assert room.session.answer("ambities").chosen
@@ -190,7 +196,9 @@ def test_adopting_a_search_result_with_neem() -> None:
         def search(self, query: str, k: int = 5, **_: object) -> list:  # type: ignore[type-arg]
             from bot.knowledge.search import SearchHit
 
-            return [SearchHit(rank=1, titel="Buurtcirkel", bron="https://example.org/b", score=1.0, soort="interventie")]
+            return [
+                SearchHit(rank=1, titel="Buurtcirkel", bron="https://example.org/b", score=1.0, soort="interventie")
+            ]
 
     engine = Engine(FLOW, load_texts(), Knowledge())
     chat = Chat(id="1")

@@ -75,7 +75,13 @@ def test_a_session_stored_with_one_chat_wide_item_dialog_becomes_its_authors_dra
         "phase": "item",
         "pending": {"item_id": 2, "field_index": 1, "options": [], "suggestions": []},
         "contributions": [
-            {"id": 2, "question": "activiteiten", "text": "Mantelzorgcafé", "author_id": BOB.id, "at": clock().isoformat()}
+            {
+                "id": 2,
+                "question": "activiteiten",
+                "text": "Mantelzorgcafé",
+                "author_id": BOB.id,
+                "at": clock().isoformat(),
+            }
         ],
         "next_id": 3,
     }

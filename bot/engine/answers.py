@@ -265,9 +265,7 @@ def answer_field(ctx: Context, turn: Turn, draft: Draft, text: str) -> None:
     continue_draft(ctx, turn, draft)
 
 
-def _fill_others(
-    ctx: Context, turn: Turn, question: Question, item: Contribution, asked: ItemField, text: str
-) -> bool:
+def _fill_others(ctx: Context, turn: Turn, question: Question, item: Contribution, asked: ItemField, text: str) -> bool:
     """An answer that does not fit the asked field may still answer another open one ("bestaat al")."""
     session = turn.session
     assert session is not None

@@ -20,6 +20,7 @@ from typing import Any, Protocol, TypeVar
 from telegram import (
     Bot,
     LinkPreviewOptions,
+    Message,
     ReactionTypeEmoji,
     ReplyParameters,
     Update,
@@ -123,6 +124,13 @@ def check_texts(texts: Texts) -> None:
     if missing:
         names = ", ".join(missing)
         raise FlowError(f"flows/teksten.yaml: deze berichten voor Telegram ontbreken onder 'berichten': {names}")
+
+
+def _prompted(message: object, user_id: int) -> int | None:
+    """Under a prompt that answered this person's own message: that message (their prompts reply to it)."""
+    replied = message.reply_to_message if isinstance(message, Message) else None
+    author = replied.from_user if replied is not None else None
+    return replied.message_id if replied is not None and author is not None and author.id == user_id else None
 
 
 def _now() -> datetime:
@@ -304,7 +312,8 @@ class TelegramBridge:
                 is_admin = await self._is_admin(context.bot, tg_chat.id, query.from_user.id)
             actor = actor_of(query.from_user, is_admin=is_admin)
             event = Text(actor=actor, text=command, at=_now())
-            actions = await self._turn(update, state, event, Origin(callback=True, user_id=query.from_user.id))
+            origin = Origin(callback=True, user_id=query.from_user.id, prompted=_prompted(message, query.from_user.id))
+            actions = await self._turn(update, state, event, origin)
             toasts = [a.text for a in actions if isinstance(a, Toast)]
             toast = "\n".join(toasts)[:200] or None
         finally:
