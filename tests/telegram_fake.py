@@ -671,7 +671,7 @@ class FakeBotApi:
             markup = message.get("_markup") or {}
             if replied is None or replied["from"]["id"] != user_id:
                 continue
-            if markup.get("force_reply") and markup.get("selective") or markup.get("inline_keyboard"):
+            if (markup.get("force_reply") and markup.get("selective")) or markup.get("inline_keyboard"):
                 return message
         return None
 

@@ -193,9 +193,9 @@ def finish_item(ctx: Context, turn: Turn, draft: Draft) -> None:
         turn.say(text)
     if item is not None:
         review(ctx, turn, item)
-    for older in [d for d in session.drafts if d.author_id == draft.author_id and d.question == draft.question]:
-        if open_field(ctx, session, older) is None:  # completed meanwhile (/wijzig): nothing to ask
-            session.drafts.remove(older)
+    for earlier in [d for d in session.drafts if d.author_id == draft.author_id and d.question == draft.question]:
+        if open_field(ctx, session, earlier) is None:  # completed meanwhile (/wijzig): nothing to ask
+            session.drafts.remove(earlier)
     older = session.draft_of(draft.author_id, draft.question)
     if older is not None:  # an earlier item of this person still has open fields: back to it
         continue_draft(ctx, turn, older)
