@@ -442,6 +442,15 @@ class HybridRetriever(BaseRetriever):
                 "titel": chunk.titel,
                 "item_id": chunk.item_id,
             }
+            item = self.knowledge.item(chunk.item_id) if chunk.item_id else None
+            if item is not None:
+                metadata.update(
+                    beoordeling_jaar=item.beoordeling_jaar,
+                    beoordeling_bron=item.beoordeling_bron,
+                    toelichting=item.toelichting,
+                    bron_soort=item.bron_soort,
+                    samenvatting=item.summary,
+                )
             if chunk.source:
                 metadata.update(source=chunk.source, position=chunk.position, page=chunk.page, section=chunk.section)
             documents.append(Document(id=chunk.id, page_content=chunk.body, metadata=metadata))
