@@ -75,9 +75,12 @@ class Fusion:
     lexical_weight: float = 1.2
     dense_weight: float = 1.0
     depth: int = 60  # candidates taken from each ranking
-    instrument_bonus: float = 0.06
+    instrument_bonus: float = 0.1
     """Added to measurement instruments when the question is about measuring (a word of the
-    synonym group ``meten``): instrument questions nDCG@5 0.82 -> 0.87, others unchanged."""
+    synonym group ``meten``): instrument questions nDCG@5 0.82 -> 0.87, others unchanged.
+    Raised from 0.06 to 0.1 with issue 13: keyword-style instrument questions
+    (bench/watwerkt_queries_instrumenten.yaml) nDCG@5 0.804 -> 0.823; held-out half and extra
+    set unchanged, tuning half 0.896 -> 0.898. Above 0.1 nothing changes any more."""
     kind_depth: int = 10
     kind_share: float = 0.5
     kind_bonus: float = 0.02
