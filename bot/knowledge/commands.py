@@ -254,6 +254,9 @@ def watwerkt(
     soort: Annotated[
         str | None, typer.Option("--soort", help="interventie, werkzame-factor, meetinstrument, methode of document.")
     ] = None,
+    erkend: Annotated[
+        bool, typer.Option("--erkend", help="Alleen erkende interventies (met een niveau van de erkenningsladder).")
+    ] = False,
     json_output: Annotated[
         bool, typer.Option("--json", help="JSON-regels; zonder vraag: één vraag per regel van stdin.")
     ] = False,
@@ -273,7 +276,7 @@ def watwerkt(
         for question in questions:
             if not question:
                 continue
-            hits = kb.search(question, k, thema=thema, soort=soort)
+            hits = kb.search(question, k, thema=thema, soort=soort, erkend=erkend)
             if json_output:
                 sys.stdout.write(json.dumps(_as_json(question, hits), ensure_ascii=False) + "\n")
                 sys.stdout.flush()
@@ -293,6 +296,10 @@ def _as_json(query: str, hits: list[SearchHit]) -> dict[str, Any]:
                 "soort": h.soort,
                 "themas": list(h.themas),
                 "beoordeling": h.beoordeling,
+                "beoordeling_jaar": h.beoordeling_jaar,
+                "beoordeling_bron": h.beoordeling_bron,
+                "toelichting": h.toelichting,
+                "bron_soort": h.bron_soort,
                 "fragment": h.fragment,
             }
             for h in hits
@@ -309,7 +316,19 @@ def _print_hits(query: str, hits: list[SearchHit]) -> None:
         kind = _KIND_NAMES.get(hit.soort, hit.soort)
         where = f", {', '.join(hit.themas)}" if hit.themas else ""
         _out.print(f"\n{hit.rank}. {hit.titel}", markup=False, style="bold")
-        _out.print(f"   {kind}{where} · beoordeling: {hit.beoordeling}", markup=False)
+        if hit.erkend:
+            _out.print(f"   {recognition_line(hit)}", markup=False, style="bold")
+        _out.print(f"   {kind}{where}", markup=False)
+        if hit.toelichting:
+            _out.print(f"   Toelichting: {hit.toelichting}", markup=False)
         if hit.fragment:
             _out.print(f"   {hit.fragment}", markup=False)
-        _out.print(f"   Bron: {hit.bron}", markup=False)
+        _out.print(f"   Bron: {hit.bron}{' (secundaire bron)' if hit.secundair else ''}", markup=False)
+
+
+def recognition_line(hit: SearchHit) -> str:
+    """The level line of a recognised item, e.g. "Erkend: goed onderbouwd (2020)"; else ""."""
+    if not hit.erkend:
+        return ""
+    year = f" ({hit.beoordeling_jaar})" if hit.beoordeling_jaar else ""
+    return f"Erkend: {hit.beoordeling}{year}"
