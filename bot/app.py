@@ -41,12 +41,25 @@ class LazyKnowledge:
         thema: str | None = None,
         soort: str | None = None,
         stap: int | None = None,
+        erkend: bool = False,
+        prefer_themes: tuple[str, ...] = (),
+        prefer_step: int | None = None,
     ) -> list[SearchHit]:
         if self._inner is None:
             from bot.knowledge.retriever import open_knowledge
 
             self._inner = open_knowledge(self._settings)
-        return self._inner.search(query, k, offset=offset, thema=thema, soort=soort, stap=stap)
+        return self._inner.search(
+            query,
+            k,
+            offset=offset,
+            thema=thema,
+            soort=soort,
+            stap=stap,
+            erkend=erkend,
+            prefer_themes=prefer_themes,
+            prefer_step=prefer_step,
+        )
 
 
 @dataclass

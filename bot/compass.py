@@ -169,6 +169,7 @@ class Chat(_Model):
     names: dict[str, str] = Field(default_factory=dict)
     last_query: str | None = None
     last_offset: int = 0
+    last_recognised: bool = False
     offered: list[Suggestion] = Field(default_factory=list)  # the numbered list `/neem N` adopts from
     offered_for: str | None = None  # the question they were offered at; None: a search, valid anywhere
 
