@@ -370,13 +370,24 @@ class Store:
             ]
 
     async def find_session(self, name: str) -> SessionSummary | None:
-        """A compass by `chat/slug`, by slug, or by its issue as typed."""
+        """A compass by `chat/slug`, by slug, by its issue as typed, or by the start of either.
+
+        A start that fits several compasses raises `StoreError` naming them, so the user can pick."""
+        sessions = await self.list_sessions()
         wanted_chat, _, wanted = name.rpartition("/")
+        if wanted_chat and not any(s.chat_id == wanted_chat for s in sessions):
+            wanted_chat, wanted = "", name  # a '/' inside the issue itself ("wonen/zorg")
         slug = slugify(wanted)
-        matches = [
-            s for s in await self.list_sessions() if s.id == slug and (not wanted_chat or s.chat_id == wanted_chat)
-        ]
-        return matches[0] if matches else None
+        here = [s for s in sessions if not wanted_chat or s.chat_id == wanted_chat]
+        exact = [s for s in here if s.id == slug]
+        if exact:
+            return exact[0]
+        starts = [s for s in here if s.id.startswith(slug) or s.vraagstuk.lower().startswith(wanted.lower())]
+        if len(starts) > 1:
+            names = ", ".join(f"{s.chat_id}/{s.id}" for s in starts)
+            example = f"{starts[0].chat_id}/{starts[0].id}"
+            raise StoreError(f"Meer kompassen beginnen met '{wanted}': {names}. Noem er één, bijvoorbeeld {example}.")
+        return starts[0] if starts else None
 
     async def save_many(
         self,

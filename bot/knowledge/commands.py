@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bot.config import Settings
+from bot.dutch_cli import DutchCommand, DutchGroup
 from bot.knowledge.corpus import KINDS, THEMES
 from bot.knowledge.search import SearchHit
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:  # the heavy modules load only when a command runs
 __all__ = ["kennis_app", "watwerkt"]
 
 kennis_app = typer.Typer(
+    cls=DutchGroup,
+    options_metavar="[OPTIES]",
     help="Beheer de wat-werkt-kennisbank en je eigen documenten.",
     no_args_is_help=True,
     add_completion=False,
@@ -129,7 +132,7 @@ def _report_problems(report: BuildReport) -> None:
 # ---- kompas kennis ... ------------------------------------------------------------------
 
 
-@kennis_app.command("toevoegen")
+@kennis_app.command("toevoegen", cls=DutchCommand, options_metavar="[OPTIES]")
 def toevoegen(
     paden: Annotated[list[Path], typer.Argument(help="Bestanden of mappen (.md, .txt, .pdf, .docx, .html).")],
 ) -> None:
@@ -152,7 +155,7 @@ def toevoegen(
         raise typer.Exit(1)
 
 
-@kennis_app.command("verwijderen")
+@kennis_app.command("verwijderen", cls=DutchCommand, options_metavar="[OPTIES]")
 def verwijderen(pad: Annotated[Path, typer.Argument(help="Het bestand zoals het is toegevoegd.")]) -> None:
     """Haal een eigen document uit de kennisbank (het bestand zelf blijft staan)."""
     with _friendly():
@@ -167,7 +170,7 @@ def verwijderen(pad: Annotated[Path, typer.Argument(help="Het bestand zoals het 
         _out.print("haal het uit die map als je het niet meer wilt gebruiken.")
 
 
-@kennis_app.command("lijst")
+@kennis_app.command("lijst", cls=DutchCommand, options_metavar="[OPTIES]")
 def lijst() -> None:
     """Toon de eigen documenten in de kennisbank."""
     with _friendly():
@@ -189,7 +192,7 @@ def lijst() -> None:
     _out.print(table)
 
 
-@kennis_app.command("index")
+@kennis_app.command("index", cls=DutchCommand, options_metavar="[OPTIES]")
 def index() -> None:
     """Bouw de zoekindex opnieuw op uit de kennismappen en de toegevoegde documenten."""
     from bot.knowledge.embeddings import make_embeddings
@@ -208,7 +211,7 @@ def index() -> None:
     )
 
 
-@kennis_app.command("vectoren")
+@kennis_app.command("vectoren", cls=DutchCommand, options_metavar="[OPTIES]")
 def vectoren(
     uit: Annotated[
         Path | None,
@@ -229,7 +232,7 @@ def vectoren(
     _out.print(f"{count} vectoren geschreven naar {path}", markup=False)
 
 
-@kennis_app.command("evalueer")
+@kennis_app.command("evalueer", cls=DutchCommand, options_metavar="[OPTIES]")
 def evalueer(
     vragen: Annotated[
         Path | None, typer.Option("--vragen", help="Gelabelde vragen (standaard bench/watwerkt_queries.yaml).")
