@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # Turns an outcome into the transport's own serialisation of its replies, stored in the outbox.
 Planner = Callable[[Outcome], str | None]
+# Called after /vergeet with the chat as it is now, to remove the person from what lives outside the store.
+EraseHook = Callable[[Chat], Awaitable[None]]
 
 
 async def fulfil(service: LLMService, request: LLMRequest) -> Proposal | ProposalFailed:
@@ -83,10 +85,13 @@ class StoreFailure(Exception):
 
 
 class KompasService:
-    def __init__(self, engine: Engine, store: Store, *, llm: LLMService | None = None) -> None:
+    def __init__(
+        self, engine: Engine, store: Store, *, llm: LLMService | None = None, on_erase: EraseHook | None = None
+    ) -> None:
         self.engine = engine
         self.store = store
         self.llm = llm
+        self.on_erase = on_erase
         self.locks = ChatLocks()
         self.commits = GroupCommit(store)
         self.cache = ChatCache()
@@ -145,7 +150,7 @@ class KompasService:
         if changed is not None:
             self.cache.put(changed)
         if outcome.erased:
-            await self.scrub()
+            await self.erase(outcome.chat, keep=marker)
         return outcome
 
     async def handle(self, key: str, event: Event, *, is_group: bool = False) -> Outcome:
@@ -172,13 +177,17 @@ class KompasService:
                 return None
             return await self.turn(key, event, state=state, plan=plan)
 
-    async def scrub(self) -> None:
-        """After /vergeet: the removed data must not linger on disk either."""
+    async def erase(self, chat: Chat, *, keep: EventKey | None = None) -> None:
+        """After /vergeet: what the engine removed must not linger anywhere else either: replies still
+        waiting in the outbox (they may quote the person), exports on disk, old pages of the database file."""
         try:
             await self.commits.flush()
+            await self.store.drop_outbox(chat.id, keep=keep)
+            if self.on_erase is not None:
+                await self.on_erase(chat)
             await self.store.scrub()
         except Exception as exc:
-            log.warning("Opschonen van de database na /vergeet mislukt: %s", exc.__class__.__name__)
+            log.warning("Opschonen na /vergeet mislukt: %s", exc.__class__.__name__)
 
     def forget_cached(self, *keys: str) -> None:
         self.cache.drop(*keys)

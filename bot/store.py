@@ -462,6 +462,15 @@ class Store:
 
     # ----------------------------------------------------------------- outbox
 
+    async def drop_outbox(self, chat_id: str, *, keep: EventKey | None = None) -> int:
+        """Remove the chat's undelivered replies (but `keep`'s): after /vergeet they may quote the person."""
+        query = delete(OutboxRow).where(OutboxRow.chat_id == chat_id)
+        if keep is not None:
+            query = query.where(~((OutboxRow.source == keep.source) & (OutboxRow.event_id == keep.event_id)))
+        async with self._sessions.begin() as db:
+            result = await db.execute(query)
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     async def undelivered(self, source: str, chat_id: str | None = None) -> list[OutboxEntry]:
         """Replies still to be delivered (of one chat, or of all), per chat in the order of their events."""
         query = select(OutboxRow).where(OutboxRow.source == source)
