@@ -219,7 +219,7 @@ def main() -> None:
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns the code of `typer.Exit` instead of exiting
     except UsageError as exc:
         command = exc.ctx.command_path if exc.ctx is not None else "kompas"
         err.print(f"{usage_problem(exc)} Typ '{command} --help' voor uitleg.", markup=False)
@@ -230,3 +230,5 @@ def main() -> None:
         logging.getLogger("kompas").debug("onverwachte fout", exc_info=True)
         err.print(f"Er ging iets mis ({exc.__class__.__name__}). Er is niets verloren gegaan.", markup=False)
         sys.exit(1)
+    if isinstance(code, int) and code:
+        sys.exit(code)

@@ -163,6 +163,7 @@ class Chat(_Model):
 
     id: str
     is_group: bool = False
+    version: int = 0  # as stored; the store raises it with every write (see `Store.write_turns`)
     active: str | None = None
     sessions: dict[str, Session] = Field(default_factory=dict)
     roles: dict[str, Role] = Field(default_factory=dict)

@@ -16,6 +16,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot.compass import Chat
@@ -24,10 +25,12 @@ from bot.engine.context import MAX_POLL_OPTIONS
 from bot.events import Event, LLMRequest, Outcome, Proposal, ProposalFailed
 from bot.llm import LLMService, LLMUnavailable
 from bot.persist import ChatCache, GroupCommit
-from bot.store import EventKey, Store
+from bot.store import AlreadyProcessed, Conflict, EventKey, Store
 
 log = logging.getLogger(__name__)
 
+# How often a turn is run again when its chat changed underneath it before it gives up.
+MAX_ATTEMPTS = 20
 # Turns an outcome into the transport's own serialisation of its replies, stored in the outbox.
 Planner = Callable[[Outcome], str | None]
 # Called after /vergeet with the chat as it is now, to remove the person from what lives outside the store.
@@ -139,16 +142,28 @@ class KompasService:
         `plan` gives the replies to keep in the outbox until the transport delivered them."""
         chat = state if state is not None else await self.load(key, is_group=is_group)
         loop = asyncio.get_running_loop()
-        outcome: Outcome = await loop.run_in_executor(self._engine_thread, self.engine.handle, chat, event)
-        payload = plan(outcome) if plan is not None else None
-        changed = outcome.chat if outcome.changed else None
-        if changed is not None or marker is not None or payload:
+        for _ in range(MAX_ATTEMPTS):
+            outcome: Outcome = await loop.run_in_executor(self._engine_thread, self.engine.handle, chat, event)
+            payload = plan(outcome) if plan is not None else None
+            changed = outcome.chat.model_copy(update={"version": chat.version + 1}) if outcome.changed else None
             try:
-                await self.commits.save(changed, marker, key, outbox=payload)
+                if changed is not None or marker is not None or payload:
+                    await self.commits.save(changed, marker, key, outbox=payload)
+                break
+            except Conflict:
+                # Another turn (another process) wrote the chat since it was read: the engine is
+                # pure, so the turn simply runs again on what is stored now.
+                self.cache.drop(key)
+                chat = await self.load(key, is_group=is_group)
+            except AlreadyProcessed:
+                raise
             except Exception as exc:
                 raise StoreFailure(exc.__class__.__name__) from exc
+        else:
+            raise StoreFailure("Conflict")
         if changed is not None:
             self.cache.put(changed)
+            outcome = replace(outcome, chat=changed)
         if outcome.erased:
             await self.erase(outcome.chat, keep=marker)
         return outcome

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -42,7 +43,7 @@ from bot.compass import Chat
 from bot.events import Edit, Event, Joined, Outcome, Text, Vote
 from bot.flows import Flow, FlowError, Texts
 from bot.service import KompasService, StoreFailure
-from bot.store import EventKey
+from bot.store import AlreadyProcessed, EventKey
 from bot.telegram.outbox import dump_actions, is_transient, lasting, load_actions
 from bot.telegram.settings import TelegramOptions
 from bot.telegram.translate import (
@@ -389,6 +390,8 @@ class TelegramBridge:
     async def _guard(self, pending: Awaitable[T], update: Update) -> T:
         try:
             return await pending
+        except AlreadyProcessed:
+            raise
         except StoreFailure:
             self._failed.add(update.update_id)
             raise
@@ -406,7 +409,8 @@ class TelegramBridge:
     async def _mark(self, update: Update, key: str | None, actions: list[Action] | None = None) -> None:
         """Store that the update was handled without changing the chat (with its replies, if any)."""
         marker = EventKey(SOURCE, update.update_id)
-        await self._guard(self.service.mark(key, marker, dump_actions(actions or [])), update)
+        with suppress(AlreadyProcessed):  # another process handled it: nothing more to store
+            await self._guard(self.service.mark(key, marker, dump_actions(actions or [])), update)
         self._stored.add(update.update_id)
 
     def _planner(self, origin: Origin, placeholder: str, planned: list[Action]) -> Callable[[Outcome], str | None]:
@@ -428,7 +432,10 @@ class TelegramBridge:
         actions: list[Action] = []
         marker = EventKey(SOURCE, update.update_id)
         planner = self._planner(origin, self.texts("antwoord_plaatshouder"), actions)
-        await self._guard(self.service.turn(state.id, event, marker=marker, plan=planner, state=state), update)
+        try:
+            await self._guard(self.service.turn(state.id, event, marker=marker, plan=planner, state=state), update)
+        except AlreadyProcessed:
+            actions.clear()  # another process stored this update and answers it
         self._stored.add(update.update_id)
         return actions
 
