@@ -1,5 +1,6 @@
-"""The Word version (.docx): the full compass on A4, with real headings, lists and tables,
-so that municipal staff can edit it further."""
+"""The Word version (.docx): first the same one-page summary as page 1 of the PDF (the same texts,
+shortened in the same places), then the full compass on A4 with real headings, lists, tables and
+charts, so that municipal staff can edit it further."""
 
 from __future__ import annotations
 
@@ -9,17 +10,20 @@ import re
 from docx import Document
 from docx.document import Document as DocxDocument
 from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 from docx.table import _Cell
 from docx.text.paragraph import Paragraph
 
+from bot.document import outline
 from bot.document.model import CompassDocument
-from bot.document.outline import Block, BulletList, Heading, Line, Para, Table, full_version
+from bot.document.outline import MARKER, Block, BulletList, Chart, Heading, Line, Para, Table, full_version
 
 MUTED = RGBColor(0x4F, 0x5D, 0x68)
 HEADER_FILL = "0B5F73"
+STEP_FILLS = ("0B5F73", "2F6F3E", "8A5A00", "6B3D7A", "9B3B2F", "34507A")
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -40,6 +44,14 @@ def _shade(cell: _Cell, fill: str) -> None:
     shading.set(qn("w:color"), "auto")
     shading.set(qn("w:fill"), fill)
     properties.append(shading)
+
+
+def _shade_paragraph(paragraph: Paragraph, fill: str) -> None:
+    shading = OxmlElement("w:shd")
+    shading.set(qn("w:val"), "clear")
+    shading.set(qn("w:color"), "auto")
+    shading.set(qn("w:fill"), fill)
+    paragraph._p.get_or_add_pPr().append(shading)
 
 
 def _table(document: DocxDocument, table: Table, width_mm: float) -> None:
@@ -73,7 +85,11 @@ def _table(document: DocxDocument, table: Table, width_mm: float) -> None:
 
 
 def _block(document: DocxDocument, block: Block, width_mm: float) -> None:
-    if isinstance(block, Heading):
+    if isinstance(block, Chart):
+        from bot.document.chart import render_chart
+
+        document.add_picture(io.BytesIO(render_chart(block.indicator)), width=Mm(min(width_mm, 150)))
+    elif isinstance(block, Heading):
         document.add_heading(block.text, level=block.level - 1)
     elif isinstance(block, Para):
         _add_runs(document.add_paragraph(), block.line)
@@ -83,6 +99,62 @@ def _block(document: DocxDocument, block: Block, width_mm: float) -> None:
     else:
         _table(document, block, width_mm)
         document.add_paragraph()
+
+
+def _fitted_lines(document: DocxDocument, cell: _Cell | None, lines: list[outline.FieldLine], marker: bool) -> None:
+    for n, line in enumerate(lines):
+        target = document if cell is None else cell
+        paragraph = cell.paragraphs[-1] if cell is not None and n == 0 else target.add_paragraph()
+        prefix = ("• " if line.indent == 0 else "   – ") if line.bullet else ""
+        if prefix:
+            paragraph.add_run(prefix)
+        _add_runs(paragraph, line.line)
+        for run in paragraph.runs:
+            run.font.size = Pt(8.5)
+        paragraph.paragraph_format.space_after = Pt(1)
+    if marker:
+        paragraph = cell.add_paragraph() if cell is not None else document.add_paragraph()
+        run = paragraph.add_run(f"… {MARKER}")
+        run.bold = run.italic = True
+        run.font.size = Pt(8)
+        paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+
+
+def _summary(document: DocxDocument, compass: CompassDocument) -> None:
+    """The one-page summary: the boxes of page 1 of the PDF, shortened in exactly the same places."""
+    from bot.document.pdf import layout
+
+    page = layout(compass)
+    label = "KWALITEITSKOMPAS OP ÉÉN A4" + (f" · RONDE {compass.round.number}" if compass.round else "")
+    run = document.add_paragraph().add_run(label)
+    run.bold = True
+    run.font.size = Pt(8)
+    run.font.color.rgb = RGBColor(0x0B, 0x5F, 0x73)
+    document.add_heading(page.title, level=0)
+    header, *boxes = page.boxes
+    _fitted_lines(document, None, header.fitted.lines, header.fitted.shortened)
+    grid = document.add_table(rows=3, cols=2)
+    grid.style = "Table Grid"
+    for index, box in enumerate(boxes):
+        cell = grid.cell(index // 2, index % 2)
+        heading = cell.paragraphs[0]
+        title = heading.add_run(f" {box.field.number} · {box.field.title}")
+        title.bold = True
+        title.font.color.rgb = RGBColor(0xFF, 0xFF, 0xFF)
+        _shade_paragraph(heading, STEP_FILLS[box.field.number - 1])
+        cell.add_paragraph()
+        _fitted_lines(document, cell, box.fitted.lines, box.fitted.shortened)
+    for row in grid.rows:
+        for cell in row.cells:
+            cell.width = Mm(85)
+    document.add_paragraph().add_run("Open punten").bold = True
+    _fitted_lines(document, None, page.open_points.fitted.lines, False)
+    note = document.add_paragraph().add_run(
+        "De volledige versie met alle antwoorden, metingen en bronnen volgt hierna."
+    )
+    note.italic = True
+    note.font.size = Pt(8)
+    document.add_page_break()
 
 
 def render_docx(compass: CompassDocument) -> bytes:
@@ -95,6 +167,7 @@ def render_docx(compass: CompassDocument) -> bytes:
     document.styles["Normal"].font.size = Pt(10)
     document.core_properties.title = f"Kwaliteitskompas: {compass.issue}"
     document.core_properties.author = "Kompasbot"
+    _summary(document, compass)
     for block in full_version(compass):
         _block(document, block, 170)
     buffer = io.BytesIO()
