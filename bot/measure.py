@@ -499,7 +499,9 @@ def indicator_status(measurements: Sequence[Measurement], target: Target | None)
     goal = target.value(baseline.value)
     goal_key = target.year + 0.5 if target.year is not None else math.inf
     unit = baseline.unit or target.unit
-    goal_text = f"doel {format_value(goal, unit)} in {target.year} ({target.describe(with_year=False)})"
+    goal_text = f"doel {format_value(goal, unit)} in {target.year}"
+    if target.kind != "niveau":
+        goal_text += f" ({target.describe(with_year=False)})"
     if latest is None:
         return IndicatorStatus(
             "nog geen gegevens",

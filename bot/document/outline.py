@@ -142,7 +142,7 @@ def _source(source: str | None, sources: dict[str, int] | None) -> str | None:
 def _item_line(item: Item, details: str | None = None, sources: dict[str, int] | None = None) -> Line:
     """'2.1 text (gekozen · details · bron [1])': the code in bold, everything extra muted in one bracket."""
     spans = [Span(f"{item.code} ", "strong")] if item.code else []
-    spans.append(Span(item.text))
+    spans.append(Span(unlink(item.text, sources) if sources else item.text))
     fields = (f"{f.label}: {f.value}" for f in item.extra_fields)
     extra = _details("gekozen" if item.chosen else None, details, *fields, _source(item.source, sources))
     if extra:
@@ -290,12 +290,12 @@ def full_version(doc: CompassDocument) -> list[Block]:
         *_round_blocks(doc),
         Heading(step_heading(doc, 0), 2),
         *_part(doc, "betekenis", *_formulation(prep.definition)),
-        *_part(doc, "signalen", _list(prep.signs)),
+        *_part(doc, "signalen", _list(prep.signs, sources)),
         *_part(doc, "aan_tafel", seats, Para(_muted(f"Perspectieven: {present}{missing}."))),
         *extras("vooraf"),
         Heading(step_heading(doc, 1), 2),
-        *_part(doc, "beeld_cijfers", _list(mon.figures)),
-        *_part(doc, "beeld_verhalen", _list(mon.stories)),
+        *_part(doc, "beeld_cijfers", _list(mon.figures, sources)),
+        *_part(doc, "beeld_verhalen", _list(mon.stories, sources)),
         *_part(doc, "beleid", *_formulation(mon.policy)),
         *_part(doc, "ambities", _list(mon.ambitions, sources)),
         *extras("ambitie"),
@@ -318,9 +318,9 @@ def full_version(doc: CompassDocument) -> list[Block]:
         *_measurement_blocks(doc.outcome.outcomes),
         *extras("outcome"),
         Heading(step_heading(doc, 6), 2),
-        *_part(doc, "herkennen", _list(cycle.recognise)),
-        *_part(doc, "verklaren", _list(cycle.explain)),
-        *_part(doc, "waarderen", _list(cycle.appraise)),
+        *_part(doc, "herkennen", _list(cycle.recognise, sources)),
+        *_part(doc, "verklaren", _list(cycle.explain, sources)),
+        *_part(doc, "waarderen", _list(cycle.appraise, sources)),
         *_part(doc, "verbeteren", _linked_list(doc, cycle.improvements, improvements, sources)),
         *extras("verbetering"),
         Heading("Open punten", 2),

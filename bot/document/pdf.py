@@ -205,33 +205,44 @@ def fit(
 ) -> Fitted:
     """The lines of a box that fit in `width` x `room` points at `size`.
 
-    In this order: everything as it is; the compact lines; every text shortened to the longest common
-    length that fits (at word or sentence boundaries, never mid-word); then the last unprotected lines
-    left out. The 'zie volledige versie' marker ends the box whenever anything was shortened or left out,
+    In this order: everything as it is; every text shortened to the longest common length that fits (at
+    word or sentence boundaries, never mid-word); the same with the compact lines; then the last
+    unprotected lines left out. The 'zie volledige versie' marker ends the box whenever anything was shortened or left out,
     and only then. Protected lines (missing perspectives, round changes) are never shortened or left out.
     """
     measure = measure or _Measure()
     if measure.lines(lines, size, width) <= room:
         return Fitted(list(lines), size)
-    candidates = list(compact) if compact is not None else list(lines)
     room_left = room - measure.marker(size, width)
-    if measure.lines(candidates, size, width) <= room_left:
-        return Fitted(candidates, size, shortened=True)
-    longest = max((len(span.text) for line in candidates for span in line.line), default=0)
+    short = _shortened(list(lines), width, room_left, size, measure)
+    if short is None and compact is not None:
+        short = _shortened(list(compact), width, room_left, size, measure)
+    if short is None:
+        short = [shorten(line, SHORTEST) for line in (compact if compact is not None else lines)]
+        while measure.lines(short, size, width) > room_left:
+            droppable = [i for i, line in enumerate(short) if not line.protected]
+            if not droppable:
+                break
+            short.pop(droppable[-1])
+    return Fitted(short, size, shortened=True)
+
+
+def _shortened(
+    lines: list[FieldLine], width: float, room: float, size: float, measure: _Measure
+) -> list[FieldLine] | None:
+    """Every text shortened to the longest common length at which all lines fit, or None when even
+    SHORTEST characters per text are too many."""
+    if measure.lines([shorten(line, SHORTEST) for line in lines], size, width) > room:
+        return None
+    longest = max((len(span.text) for line in lines for span in line.line), default=SHORTEST)
     low, high = SHORTEST, max(longest, SHORTEST)
-    while low < high:  # the longest limit at which everything fits
+    while low < high:
         middle = (low + high + 1) // 2
-        if measure.lines([shorten(line, middle) for line in candidates], size, width) <= room_left:
+        if measure.lines([shorten(line, middle) for line in lines], size, width) <= room:
             low = middle
         else:
             high = middle - 1
-    short = [shorten(line, low) for line in candidates]
-    while measure.lines(short, size, width) > room_left:
-        droppable = [i for i, line in enumerate(short) if not line.protected]
-        if not droppable:
-            break
-        short.pop(droppable[-1])
-    return Fitted(short, size, shortened=True)
+    return [shorten(line, low) for line in lines]
 
 
 def _share(needs: list[float], available: float) -> list[float]:
