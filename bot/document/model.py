@@ -818,7 +818,10 @@ def _empty_points(document: CompassDocument, session: Session, flow: Flow) -> li
 
 def _quote(item: Item, limit: int = 60) -> str:
     text = " ".join(item.text.split())
-    short = text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    short = text
+    if len(text) > limit:  # at a word boundary, never inside a word
+        space = text.rfind(" ", 0, limit)
+        short = (text[:space] if space > 0 else text.split(" ", 1)[0]).rstrip(" ,;:") + "…"
     return f"{item.code} '{short}'" if item.code else f"'{short}'"
 
 

@@ -68,7 +68,7 @@ SHORTEST = 40  # characters an item keeps at least before lines are left out
 SPLITS = (0.5, 0.42, 0.58, 0.36, 0.64)  # share of the row width for the left box
 TITLE_HEIGHT = 40.0  # two lines of the title at most
 FOOTER_HEIGHT = 28.0
-HEADER_SHARE = 0.2
+HEADER_SHARE = 0.13  # of the height for the header band when the boxes need more than the page
 OPEN_POINTS_SHARE = 0.16
 BAND = 20.0
 PAD = 5.0
@@ -242,7 +242,19 @@ def _shortened(
             low = middle
         else:
             high = middle - 1
-    return [shorten(line, low) for line in lines]
+    short = [shorten(line, low) for line in lines]
+    # The common length leaves room where a text just missed its next line: give that room back, line by
+    # line from the top, to the whole text or a longer cut.
+    used = measure.lines(short, size, width)
+    for index, line in enumerate(lines):
+        for longer in (line, shorten(line, low * 3), shorten(line, low * 2), shorten(line, low * 3 // 2)):
+            if longer == short[index]:
+                break
+            grown = used - measure.line(short[index], size, width) + measure.line(longer, size, width)
+            if grown <= room:
+                short[index], used = longer, grown
+                break
+    return short
 
 
 def _share(needs: list[float], available: float) -> list[float]:
@@ -416,7 +428,12 @@ def layout(doc: CompassDocument) -> PageLayout:
         header_need, rows = rows_at(MIN_SIZE)
         points_need = box_need(points, width, MIN_SIZE)
     available = top - bottom - points_need - 4 * GAP
-    header_room = min(header_need, max(HEADER_SHARE * available, _protected_need(header, width, chosen, measure)))
+    rows_fit = sum(n for n, _ in rows) + header_need <= available
+    header_room = (
+        header_need
+        if rows_fit
+        else min(header_need, max(HEADER_SHARE * available, _protected_need(header, width, chosen, measure)))
+    )
     heights = _share([n for n, _ in rows], available - header_room)
     placed = [_place(header, None, MARGIN, top, width, header_room, chosen, measure)]
     y = top - header_room - GAP
