@@ -154,7 +154,8 @@ def long_compass() -> tuple[Session, list[Measurement]]:
             "formeel",
             "bestaand",
             [r1, r3],
-            "Als we bij de eerste achterstand langsgaan, dan lopen de schulden minder hoog op en vragen ouders eerder hulp.",
+            "Als we bij de eerste achterstand langsgaan, dan lopen de schulden minder hoog op en vragen ouders "
+            "eerder hulp.",
         ),
         (
             "Stichting Leergeld betaalt contributie, zwemles en schoolreis voor kinderen",
@@ -170,7 +171,8 @@ def long_compass() -> tuple[Session, list[Measurement]]:
             "informeel",
             "nieuw",
             [r3],
-            "Als ouders hun verhaal kwijt kunnen bij mensen die het zelf meemaakten, dan schamen ze zich minder en zoeken ze eerder hulp.",
+            "Als ouders hun verhaal kwijt kunnen bij mensen die het zelf meemaakten, dan schamen ze zich minder "
+            "en zoeken ze eerder hulp.",
         ),
         (
             "Budgetcoaching aan de keukentafel door getrainde vrijwilligers",

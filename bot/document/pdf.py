@@ -68,7 +68,7 @@ SHORTEST = 40  # characters an item keeps at least before lines are left out
 SPLITS = (0.5, 0.42, 0.58, 0.36, 0.64)  # share of the row width for the left box
 TITLE_HEIGHT = 40.0  # two lines of the title at most
 FOOTER_HEIGHT = 28.0
-HEADER_SHARE = 0.13  # of the height for the header band when the boxes need more than the page
+HEADER_SHARE = 0.2  # of the height, at most, for the header band when not everything fits
 OPEN_POINTS_SHARE = 0.16
 BAND = 20.0
 PAD = 5.0
@@ -207,8 +207,9 @@ def fit(
 
     In this order: everything as it is; every text shortened to the longest common length that fits (at
     word or sentence boundaries, never mid-word); the same with the compact lines; then the last
-    unprotected lines left out. The 'zie volledige versie' marker ends the box whenever anything was shortened or left out,
-    and only then. Protected lines (missing perspectives, round changes) are never shortened or left out.
+    unprotected lines left out. The 'zie volledige versie' marker ends the box whenever anything was
+    shortened or left out, and only then. Protected lines (missing perspectives, round changes) are never
+    shortened or left out.
     """
     measure = measure or _Measure()
     if measure.lines(lines, size, width) <= room:
@@ -428,13 +429,10 @@ def layout(doc: CompassDocument) -> PageLayout:
         header_need, rows = rows_at(MIN_SIZE)
         points_need = box_need(points, width, MIN_SIZE)
     available = top - bottom - points_need - 4 * GAP
-    rows_fit = sum(n for n, _ in rows) + header_need <= available
-    header_room = (
-        header_need
-        if rows_fit
-        else min(header_need, max(HEADER_SHARE * available, _protected_need(header, width, chosen, measure)))
-    )
-    heights = _share([n for n, _ in rows], available - header_room)
+    # The header band is one more part to share the height with, at most HEADER_SHARE of it (unless its
+    # protected lines need more), so that the six steps keep most of the page.
+    cap = max(HEADER_SHARE * available, _protected_need(header, width, chosen, measure))
+    header_room, *heights = _share([min(header_need, cap), *(n for n, _ in rows)], available)
     placed = [_place(header, None, MARGIN, top, width, header_room, chosen, measure)]
     y = top - header_room - GAP
     for row, ((_, split), height) in enumerate(zip(rows, heights, strict=True)):
