@@ -393,3 +393,12 @@ def test_every_question_of_the_real_flow_has_a_place() -> None:
     roles = [q.document.rol for s in flow.stappen for q in s.vragen]
     assert "extra" not in roles and len(set(roles)) == len(roles)
     assert re.fullmatch(r"[a-z_]+", "".join(roles))
+
+
+def test_picture_title_fits_the_width() -> None:
+    from bot.document.picture import MARGIN, TITLE_SIZE, WIDTH, text_width
+
+    title = "Logische keten · Schulden & armoede bij gezinnen met jonge kinderen in de wijken Noord, Oost en het centrum"
+    lines = wrap(title, WIDTH - 2 * MARGIN, TITLE_SIZE, 2, bold=True)
+    assert len(lines) == 2
+    assert all(text_width(line, TITLE_SIZE, bold=True) <= WIDTH - 2 * MARGIN for line in lines)

@@ -1,8 +1,20 @@
 """The PDF: the compass on one A4 (page 1), then the full version as an appendix (page 2+).
 
-Page 1 is drawn into fixed boxes. Text that does not fit is measured and cut by us (not by
-reportlab) so that a visible "zie volledige versie" marker takes the place of what was left
-out; page 1 therefore never runs over into page 2.
+Page 1 is laid out by `layout`, which never lets it run over into page 2:
+
+- Font size: the largest of 8.5, 8 and 7.5 pt at which everything fits whole. 7.5 pt (DejaVu Sans,
+  about 1.9 mm capital height) is the minimum, readable on paper; below that we shorten instead.
+- Space: each box first gets the height its content needs (rows share the page by what they need;
+  within a row the width is split where the two boxes need the least), and only a box that still does
+  not fit is shortened.
+- Shortening: only at a sentence or word boundary, with '…', then the "zie volledige versie" marker
+  at the end of the box; the marker appears when, and only when, something was shortened or left out.
+- Never shortened: the missing perspectives, the round changes and the open points (listed in their
+  own band; counted per step when there are too many to list, all of them in the full version).
+- No URL on page 1: every source and URL becomes a numbered reference '[n]', listed under 'Bronnen'
+  in the full version.
+- A small trend line per measured indicator (green on track, red behind), with an arrow and the first
+  and last value in the text; the full version has a chart per indicator (bot.document.chart).
 """
 
 from __future__ import annotations
@@ -68,7 +80,7 @@ SHORTEST = 40  # characters an item keeps at least before lines are left out
 SPLITS = (0.5, 0.42, 0.58, 0.36, 0.64)  # share of the row width for the left box
 TITLE_HEIGHT = 40.0  # two lines of the title at most
 FOOTER_HEIGHT = 28.0
-HEADER_SHARE = 0.2  # of the height, at most, for the header band when not everything fits
+HEADER_SHARE = 0.16  # of the height, at most, for the header band when not everything fits
 OPEN_POINTS_SHARE = 0.16
 BAND = 20.0
 PAD = 5.0
@@ -383,9 +395,9 @@ def layout(doc: CompassDocument) -> PageLayout:
     measure = _Measure()
     width = PAGE_WIDTH - 2 * MARGIN
     title_style = _style("title", 15, 18)
-    title = doc.issue
+    title = outline.unlink(doc.issue, outline.source_numbers(doc))
     if _height(Paragraph(markup((Span(title, "strong"),)), title_style), width) > TITLE_HEIGHT:
-        title = outline.clip(doc.issue, 100)
+        title = outline.clip(title, 100)
     title_height = _height(Paragraph(markup((Span(title, "strong"),)), title_style), width)
     top = PAGE_HEIGHT - MARGIN - 11 - title_height - 4
     bottom = MARGIN + FOOTER_HEIGHT
@@ -530,9 +542,10 @@ class OnePage(Flowable):
 
     def _footer(self, canvas: Canvas, width: float, top: float) -> None:
         doc = self.document
+        sources = ", [1] naar een bron" if outline.source_numbers(doc) else ""
         lines = [
             "De volledige versie met alle antwoorden, metingen en bronnen begint op pagina 2 · "
-            "nummers als 2.1 verwijzen naar een onderdeel in een ander vak, [1] naar een bron",
+            f"nummers als 2.1 verwijzen naar een onderdeel in een ander vak{sources}",
             f"{outline.meta(doc)} · Kwaliteitskompas (Movisie), gemaakt met Kompasbot",
         ]
         style = _style("footer", MIN_SIZE, MIN_SIZE * LEADING, textColor=MUTED)

@@ -74,21 +74,23 @@ def _hyphenator() -> Any:
     return pyphen.Pyphen(lang="nl_NL")
 
 
-def _break_word(word: str, room: float, size: float) -> tuple[str, str]:
+def _break_word(word: str, room: float, size: float, bold: bool = False) -> tuple[str, str]:
     """The longest start of `word` that fits in `room` with a hyphen, at a Dutch hyphenation point
     (else at a character when no point fits), and the rest."""
     hyphenator = _hyphenator()
     if hyphenator is not None:
         for start, rest in hyphenator.iterate(word):
             head = start if start.endswith("-") else start + "-"
-            if text_width(head, size) <= room:
+            if text_width(head, size, bold) <= room:
                 return head, rest
-    cut = _longest_fit(word + "-", room, size) - 1
+    cut = _longest_fit(word + "-", room, size, bold) - 1
     cut = max(cut, 1)
     return word[:cut] + "-", word[cut:]
 
 
-def wrap(text: str, width: float, size: float, max_lines: int, first_indent: float = 0.0) -> list[str]:
+def wrap(
+    text: str, width: float, size: float, max_lines: int, first_indent: float = 0.0, bold: bool = False
+) -> list[str]:
     """Word wrap by measured width, at word boundaries; a single word wider than a line is hyphenated
     the Dutch way. When the text needs more than `max_lines`, the last line ends in ' …' after the last
     whole word that fits (never inside a word).
@@ -103,15 +105,15 @@ def wrap(text: str, width: float, size: float, max_lines: int, first_indent: flo
         word = words[index]
         room = width - (first_indent if not lines else 0)
         candidate = f"{current} {word}".strip()
-        if text_width(candidate, size) <= room:
+        if text_width(candidate, size, bold) <= room:
             current = candidate
             index += 1
             continue
-        if current or (first_indent and not lines and text_width(word, size) <= width):
+        if current or (first_indent and not lines and text_width(word, size, bold) <= width):
             lines.append(current)  # the word moves to the next line (after the code, the first may stay empty)
             current = ""
             continue
-        head, rest = _break_word(word, room, size)  # one word wider than the whole line
+        head, rest = _break_word(word, room, size, bold)  # one word wider than the whole line
         lines.append(head)
         words[index] = rest
         if len(lines) > max_lines:
@@ -123,16 +125,16 @@ def wrap(text: str, width: float, size: float, max_lines: int, first_indent: flo
     kept = lines[: max_lines - 1]
     last = lines[max_lines - 1].split(" ")
     room = width - (first_indent if max_lines == 1 else 0)
-    while last and (last[-1].endswith("-") or text_width(" ".join(last) + " …", size) > room):
+    while last and (last[-1].endswith("-") or text_width(" ".join(last) + " …", size, bold) > room):
         last.pop()
     if not last and kept:  # nothing of this line fits beside the ellipsis: end the line before
-        return [*kept[:-1], kept[-1] + " …"] if text_width(kept[-1] + " …", size) <= width else [*kept, "…"]
+        return [*kept[:-1], kept[-1] + " …"] if text_width(kept[-1] + " …", size, bold) <= width else [*kept, "…"]
     return [*kept, " ".join(last).rstrip(" ,;:") + " …"]
 
 
-def _longest_fit(text: str, width: float, size: float) -> int:
+def _longest_fit(text: str, width: float, size: float, bold: bool = False) -> int:
     cut = len(text)
-    while cut > 1 and text_width(text[:cut], size) > width:
+    while cut > 1 and text_width(text[:cut], size, bold) > width:
         cut -= 1
     return cut
 
@@ -245,9 +247,9 @@ def _place(columns: list[list[_Box]], start: float) -> None:
 
 def render_png(doc: CompassDocument) -> bytes:
     """The logic chain of the compass as a PNG, 1080 px wide."""
-    title = wrap(fonts.printable(f"Logische keten · {doc.issue}"), WIDTH - 2 * MARGIN, TITLE_SIZE, 2)
+    title = wrap(fonts.printable(f"Logische keten · {doc.issue}"), WIDTH - 2 * MARGIN, TITLE_SIZE, 2, bold=True)
     header_top = MARGIN + len(title) * _px(TITLE_SIZE) * 1.3 + 10
-    header_lines = [wrap(h, COLUMN_WIDTH, TEXT_SIZE, 2) for h in HEADERS]
+    header_lines = [wrap(h, COLUMN_WIDTH, TEXT_SIZE, 2, bold=True) for h in HEADERS]
     boxes_top = header_top + max(len(h) for h in header_lines) * _px(TEXT_SIZE) * 1.25 + 14
     columns = [_cap(column) for column in _columns(doc)]
     _place(columns, boxes_top)
