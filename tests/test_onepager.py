@@ -68,7 +68,10 @@ def _words(text: str) -> list[str]:
 def _vocabulary(doc: CompassDocument) -> set[str]:
     """Every whole word of the compass (its full version and the unshortened boxes of page 1) and of the
     fixed texts of page 1 (the renderer's own literals: labels, footer, marker)."""
-    texts = [render_export(doc, "md").data.decode().replace("\\", ""), inspect.getsource(pdf_module)]
+    texts = [
+        render_export(doc, "md").data.decode().replace("\\", ""),
+        *re.findall(r"\w+", inspect.getsource(pdf_module)),
+    ]
     for box in [
         compass_header(doc),
         *compass_fields(doc),
@@ -398,7 +401,9 @@ def test_every_question_of_the_real_flow_has_a_place() -> None:
 def test_picture_title_fits_the_width() -> None:
     from bot.document.picture import MARGIN, TITLE_SIZE, WIDTH, text_width
 
-    title = "Logische keten · Schulden & armoede bij gezinnen met jonge kinderen in de wijken Noord, Oost en het centrum"
+    title = (
+        "Logische keten · Schulden & armoede bij gezinnen met jonge kinderen in de wijken Noord, Oost en het centrum"
+    )
     lines = wrap(title, WIDTH - 2 * MARGIN, TITLE_SIZE, 2, bold=True)
     assert len(lines) == 2
     assert all(text_width(line, TITLE_SIZE, bold=True) <= WIDTH - 2 * MARGIN for line in lines)
