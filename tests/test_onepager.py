@@ -407,3 +407,15 @@ def test_picture_title_fits_the_width() -> None:
     lines = wrap(title, WIDTH - 2 * MARGIN, TITLE_SIZE, 2, bold=True)
     assert len(lines) == 2
     assert all(text_width(line, TITLE_SIZE, bold=True) <= WIDTH - 2 * MARGIN for line in lines)
+
+
+def test_indicator_refs_and_recognise_lines(measured: CompassDocument) -> None:
+    from bot.measure import parse_meting, resolve_indicator
+
+    refs = measured.indicator_refs()
+    assert [r.code for r in refs] == ["I1", "I2", "I3", "5.1", "5.2"]
+    parsed = parse_meting("2.1 11,8% 2027-03 Registratie vroegsignalering")
+    assert resolve_indicator(parsed.indicator, refs).code == "I1"  # result 2.1 has one indicator
+    lines = measured.recognise_lines()
+    assert lines[0].startswith("I1 Aandeel eenoudergezinnen met een betalingsachterstand: Op koers: nulmeting 14%")
+    assert lines[2].endswith("Nog geen metingen.")

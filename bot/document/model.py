@@ -352,6 +352,26 @@ class CompassDocument(_Doc):
         items: list[Indicator | OutcomeIndicator] = [*self.societal_results.indicators, *self.outcome.outcomes]
         return [item for item in items if item.measurements]
 
+    def indicator_refs(self) -> list[IndicatorRef]:
+        """The indicators of steps 2 ('I1', ...) and 5 ('5.1', ...) as `/meting` and the CSV import can name
+        them, for `bot.measure.resolve_indicator`; a step-2 indicator also answers to the code of its result
+        when it is that result's only indicator."""
+        codes = {r.id: r.code for r in self.societal_results.results}
+        refs = [
+            IndicatorRef(i.id, i.code or "", i.text, codes.get(i.result.ids[0]) if len(i.result.ids) == 1 else None)
+            for i in self.societal_results.indicators
+        ]
+        return refs + [IndicatorRef(o.id, o.code or "", o.text) for o in self.outcome.outcomes]
+
+    def recognise_lines(self) -> list[str]:
+        """Per indicator, where it stands: for step 6 'herkennen' ('I1 Aandeel ...: Op koers: nulmeting ...')."""
+        lines = []
+        items: list[Indicator | OutcomeIndicator] = [*self.societal_results.indicators, *self.outcome.outcomes]
+        for item in items:
+            status = item.progress.explanation if item.progress else "Nog geen metingen."
+            lines.append(f"{item.code} {item.text}: {status}" if item.code else f"{item.text}: {status}")
+        return lines
+
     def ambitions_in_scope(self) -> list[Item]:
         """The ambitions the group chose by vote, or all of them when there was no vote."""
         return _in_scope(self.monitoring.ambitions)
