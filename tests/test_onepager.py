@@ -194,7 +194,7 @@ def test_round_and_what_changed(measured: CompassDocument, pdfs: dict[str, bytes
     assert summary.stopped == ["Informatiemarkt in het stadhuis"]
     assert summary.new_indicators == []
     page = " ".join(_page_one(pdfs["measured"]).split())
-    assert "RONDE 2" in page and "sinds ronde 1: 1 activiteit nieuw, 1 gewijzigd, 1 gestopt" in page
+    assert "RONDE 2" in page and "Ronde 2, sinds ronde 1: 1 activiteit nieuw, 1 gewijzigd, 1 gestopt" in page
     md = render_export(measured, "md").data.decode()
     assert "## Ronde 2: wat is veranderd sinds ronde 1" in md and "### Gestopte activiteiten" in md
 

@@ -609,12 +609,13 @@ def compass_header(doc: CompassDocument) -> CompassField:
     header.inline("Perspectieven", [f"{present}{missing}"], protected=True)
     _extras(header, doc, "vooraf")
     if doc.round is not None:
-        header.inline(f"Ronde {doc.round.number}", [round_line(doc.round)], protected=True)
+        since = f", sinds ronde {doc.round.number - 1}" if doc.round.number > 1 else ""
+        header.inline(f"Ronde {doc.round.number}{since}", [round_line(doc.round)], protected=True)
     return header
 
 
 def round_line(summary: RoundSummary) -> str:
-    """'sinds ronde 1: 2 activiteiten nieuw, 1 gewijzigd, 1 gestopt; 1 nieuwe indicator'."""
+    """'2 activiteiten nieuw, 1 gewijzigd, 1 gestopt; 1 nieuwe indicator' (what changed since the round before)."""
     if summary.number <= 1:
         return "de eerste ronde van dit kompas"
     parts = []
@@ -628,7 +629,7 @@ def round_line(summary: RoundSummary) -> str:
     indicators = len(summary.new_indicators)
     new = f"{indicators} nieuwe indicator{'en' if indicators != 1 else ''}" if indicators else ""
     changes = "; ".join(p for p in (activities, new) if p) or "geen veranderingen in activiteiten en indicatoren"
-    return f"sinds ronde {summary.number - 1}: {changes}"
+    return changes
 
 
 def open_point_lines(doc: CompassDocument) -> list[str]:
