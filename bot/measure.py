@@ -681,6 +681,19 @@ def resolve_indicator(reference: str, indicators: Sequence[IndicatorRef]) -> Ind
     raise MeasureError(f"Indicator '{reference}' ken ik niet. Gebruik het nummer uit /overzicht ({known}).")
 
 
+def indicator_checker(indicators: Sequence[IndicatorRef]) -> Callable[[str], str | None]:
+    """A `check_indicator` for `import_csv`: None for an indicator `resolve_indicator` finds, else its error."""
+
+    def check(reference: str) -> str | None:
+        try:
+            resolve_indicator(reference, indicators)
+        except MeasureError as exc:
+            return str(exc)
+        return None
+
+    return check
+
+
 # --------------------------------------------------------------------------- CSV import
 
 CSV_COLUMNS = ("indicator", "datum", "waarde", "eenheid", "bron")

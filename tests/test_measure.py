@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,6 +15,7 @@ from bot.measure import (
     Target,
     format_number,
     import_csv,
+    indicator_checker,
     indicator_status,
     parse_meting,
     parse_number,
@@ -233,3 +236,27 @@ def test_csv_import_errors_import_nothing() -> None:
     assert "ontbreekt" in import_csv("indicator,waarde\n2.1,3\n").errors[0]
     assert import_csv("").errors == ("Het bestand is leeg.",)
     assert "alleen een kopregel" in import_csv("indicator,datum,waarde,eenheid,bron\n").errors[0]
+
+
+def test_csv_import_checks_indicators_by_reference() -> None:
+    refs = [IndicatorRef(10, "I1", "Aandeel eenoudergezinnen met een achterstand", "2.1")]
+    text = "indicator;datum;waarde;eenheid;bron\nI1;2024;14%;;registratie\n2.1;2025;13%;;registratie\nI9;2025;3;;\n"
+    result = import_csv(text, indicator_checker(refs))
+    assert result.errors == ("regel 4: Indicator 'I9' ken ik niet. Gebruik het nummer uit /overzicht (I1).",)
+    ok = import_csv(
+        "indicator,datum,waarde,eenheid,bron\nAandeel eenoudergezinnen met een achterstand,2024,14,%,x\n",
+        indicator_checker(refs),
+    )
+    assert ok.ok and ok.rows[0].unit == "%"
+
+
+@given(st.dates(min_value=date(1990, 1, 1), max_value=date(2099, 12, 31)), st.sampled_from(["day", "month", "quarter"]))
+def test_period_labels_read_back(moment: date, grain: str) -> None:
+    text = {
+        "day": moment.strftime("%d-%m-%Y"),
+        "month": moment.strftime("%Y-%m"),
+        "quarter": f"Q{(moment.month - 1) // 3 + 1} {moment.year}",
+    }[grain]
+    period = parse_period(text)
+    assert parse_period(period.label) == period == parse_period(period.canonical)
+    assert period.start <= moment < period.end or grain != "day"
