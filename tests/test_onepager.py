@@ -419,3 +419,40 @@ def test_indicator_refs_and_recognise_lines(measured: CompassDocument) -> None:
     lines = measured.recognise_lines()
     assert lines[0].startswith("I1 Aandeel eenoudergezinnen met een betalingsachterstand: Op koers: nulmeting 14%")
     assert lines[2].endswith("Nog geen metingen.")
+
+
+def test_space_goes_where_the_content_is() -> None:
+    from bot.document.pdf import _share
+
+    assert _share([100, 50, 30], 300) == [140, 90, 70]  # all fits: the rest spread evenly
+    assert _share([400, 50, 30], 300) == [220, 50, 30]  # the small parts get their need, the big one the rest
+    assert _share([400, 300, 30], 300) == [135, 135, 30]
+
+
+def test_fit_keeps_protected_lines_whole() -> None:
+    from bot.document.outline import FieldLine, Span
+    from bot.document.pdf import _register_font, fit
+
+    _register_font()
+    long = "Een heel lang antwoord met veel woorden over armoede en schulden onder eenoudergezinnen. " * 8
+    lines = [FieldLine((Span("Antwoord: ", "strong"), Span(long))) for _ in range(6)]
+    lines.append(
+        FieldLine((Span("Perspectieven: ", "strong"), Span("gemeente; ontbreekt nog: doelgroep")), protected=True)
+    )
+    fitted = fit(lines, 250, 120)
+    assert fitted.shortened and fitted.lines[-1] == lines[-1]
+    assert fitted.height(250) <= 120
+    for line in fitted.lines[:-1]:
+        text = line.line[1].text
+        assert text.endswith("…") and long.startswith(text.removesuffix("…").rstrip(" .").removesuffix(" …"))
+    untouched = fit(lines[-1:], 250, 120)
+    assert not untouched.shortened and untouched.lines == lines[-1:]
+
+
+def test_rich_compass_keeps_the_largest_font(flow: Flow) -> None:
+    session, _ = long_compass()
+    few = Session.model_validate(
+        {**session.model_dump(), "contributions": [c for c in session.contributions if c.question != "activiteiten"]}
+    )
+    page = layout(compile_document(few, flow))
+    assert page.size == 8.5 and not any(b.fitted.shortened for b in page.boxes)

@@ -1,8 +1,10 @@
 """What the exports say, independent of the file format.
 
 `full_version` lays out the whole compass as headings, paragraphs, bullet lists and tables;
-the Word, Markdown and PDF renderers only translate these blocks. `compass_fields` and
-`compass_header` give the concise text for the one-page A4, already shortened per item.
+the Word, Markdown and PDF renderers only translate these blocks (a `Chart` per measured indicator,
+numbered sources under 'Bronnen', the round's changes). `compass_fields` and `compass_header` give
+the content of the one-page A4 in full, with every URL replaced by its source number; the PDF
+(`bot.document.pdf.layout`) shortens it at word boundaries only where a box is too full.
 """
 
 from __future__ import annotations
