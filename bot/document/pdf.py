@@ -412,22 +412,18 @@ def layout(doc: CompassDocument) -> PageLayout:
     def box_need(box: CompassField, box_width: float, size: float) -> float:
         return measure.lines(box.lines, size, box_width - 2 * PAD) + _band(box) + 2 * PAD
 
+    def row_need(row: int, split: float, size: float) -> float:
+        left, right = full[2 * row], full[2 * row + 1]
+        return max(box_need(left, split * (width - GAP), size), box_need(right, (1 - split) * (width - GAP), size))
+
     def rows_at(size: float) -> tuple[float, list[tuple[float, float]]]:
-        """The header need and, per row, (need, share of the width for the left box)."""
-        rows = []
-        for row in range(3):
-            left, right = full[2 * row], full[2 * row + 1]
-            best = min(
-                (
-                    max(
-                        box_need(left, split * (width - GAP), size), box_need(right, (1 - split) * (width - GAP), size)
-                    ),
-                    split,
-                )
-                for split in SPLITS
-            )
-            rows.append(best)
-        return box_need(header, width, size), rows
+        """The header need and, per row, (need, share of the width for the left box): two equal halves
+        when everything fits that way, else per row the split at which its fuller box needs least."""
+        header_need = box_need(header, width, size)
+        halves = [(row_need(row, 0.5, size), 0.5) for row in range(3)]
+        if header_need + sum(n for n, _ in halves) + box_need(points, width, size) + 4 * GAP <= top - bottom:
+            return header_need, halves
+        return header_need, [min((row_need(row, split, size), split) for split in SPLITS) for row in range(3)]
 
     points_need = box_need(points, width, MIN_SIZE)
     chosen = MIN_SIZE
@@ -444,7 +440,11 @@ def layout(doc: CompassDocument) -> PageLayout:
     # The header band is one more part to share the height with, at most HEADER_SHARE of it (unless its
     # protected lines need more), so that the six steps keep most of the page.
     cap = max(HEADER_SHARE * available, _protected_need(header, width, chosen, measure))
-    header_room, *heights = _share([min(header_need, cap), *(n for n, _ in rows)], available)
+    header_room = min(header_need, cap)
+    if header_room + sum(n for n, _ in rows) <= available:  # all fits: the spare height goes to the six steps
+        heights = _share([n for n, _ in rows], available - header_room)
+    else:
+        header_room, *heights = _share([header_room, *(n for n, _ in rows)], available)
     placed = [_place(header, None, MARGIN, top, width, header_room, chosen, measure)]
     y = top - header_room - GAP
     for row, ((_, split), height) in enumerate(zip(rows, heights, strict=True)):
