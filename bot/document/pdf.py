@@ -440,11 +440,11 @@ def layout(doc: CompassDocument) -> PageLayout:
     # The header band is one more part to share the height with, at most HEADER_SHARE of it (unless its
     # protected lines need more), so that the six steps keep most of the page.
     cap = max(HEADER_SHARE * available, _protected_need(header, width, chosen, measure))
-    header_room = min(header_need, cap)
-    if header_room + sum(n for n, _ in rows) <= available:  # all fits: the spare height goes to the six steps
+    if header_need + sum(n for n, _ in rows) <= available:  # all fits: the spare height goes to the six steps
+        header_room = header_need
         heights = _share([n for n, _ in rows], available - header_room)
     else:
-        header_room, *heights = _share([header_room, *(n for n, _ in rows)], available)
+        header_room, *heights = _share([min(header_need, cap), *(n for n, _ in rows)], available)
     placed = [_place(header, None, MARGIN, top, width, header_room, chosen, measure)]
     y = top - header_room - GAP
     for row, ((_, split), height) in enumerate(zip(rows, heights, strict=True)):
