@@ -214,8 +214,8 @@ def test_word_starts_with_the_one_page_summary(measured: CompassDocument) -> Non
     for box, cell in zip(page.boxes[1:], [c for row in summary.rows for c in row.cells], strict=True):
         for line in box.fitted.lines:  # the same (shortened) texts as page 1 of the PDF
             assert "".join(span.text for span in line.line).strip() in cell.text
-    xml = document.element.xml
-    assert 'w:type="page"' in xml  # then a page break, then the full version
+    assert len(document.sections) == 2  # then a new page (and section) with the full version
+    assert round(document.sections[0].left_margin.mm) == 10 and round(document.sections[1].left_margin.mm) == 20
     texts = [p.text for p in document.paragraphs]
     assert texts.index("Armoede en schulden onder eenoudergezinnen") < texts.index(
         "Kwaliteitskompas: Armoede en schulden onder eenoudergezinnen · ronde 2"

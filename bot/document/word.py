@@ -9,6 +9,7 @@ import re
 
 from docx import Document
 from docx.document import Document as DocxDocument
+from docx.enum.section import WD_SECTION
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
@@ -101,7 +102,9 @@ def _block(document: DocxDocument, block: Block, width_mm: float) -> None:
         document.add_paragraph()
 
 
-def _fitted_lines(document: DocxDocument, cell: _Cell | None, lines: list[outline.FieldLine], marker: bool) -> None:
+def _fitted_lines(
+    document: DocxDocument, cell: _Cell | None, lines: list[outline.FieldLine], marker: bool, size: float = 8.5
+) -> None:
     for n, line in enumerate(lines):
         target = document if cell is None else cell
         paragraph = cell.paragraphs[-1] if cell is not None and n == 0 else target.add_paragraph()
@@ -110,7 +113,7 @@ def _fitted_lines(document: DocxDocument, cell: _Cell | None, lines: list[outlin
             paragraph.add_run(prefix)
         _add_runs(paragraph, line.line)
         for run in paragraph.runs:
-            run.font.size = Pt(8.5)
+            run.font.size = Pt(size)
         paragraph.paragraph_format.space_after = Pt(1)
     if marker:
         paragraph = cell.add_paragraph() if cell is not None else document.add_paragraph()
@@ -130,9 +133,11 @@ def _summary(document: DocxDocument, compass: CompassDocument) -> None:
     run.bold = True
     run.font.size = Pt(8)
     run.font.color.rgb = RGBColor(0x0B, 0x5F, 0x73)
-    document.add_heading(page.title, level=0)
+    title = document.add_heading(page.title, level=0)
+    for run in title.runs:
+        run.font.size = Pt(16)
     header, *boxes = page.boxes
-    _fitted_lines(document, None, header.fitted.lines, header.fitted.shortened)
+    _fitted_lines(document, None, header.fitted.lines, header.fitted.shortened, page.size)
     grid = document.add_table(rows=3, cols=2)
     grid.style = "Table Grid"
     for index, box in enumerate(boxes):
@@ -143,18 +148,20 @@ def _summary(document: DocxDocument, compass: CompassDocument) -> None:
         title.font.color.rgb = RGBColor(0xFF, 0xFF, 0xFF)
         _shade_paragraph(heading, STEP_FILLS[box.field.number - 1])
         cell.add_paragraph()
-        _fitted_lines(document, cell, box.fitted.lines, box.fitted.shortened)
+        _fitted_lines(document, cell, box.fitted.lines, box.fitted.shortened, page.size)
     for row in grid.rows:
         for cell in row.cells:
-            cell.width = Mm(85)
+            cell.width = Mm(95)
     document.add_paragraph().add_run("Open punten").bold = True
-    _fitted_lines(document, None, page.open_points.fitted.lines, False)
+    _fitted_lines(document, None, page.open_points.fitted.lines, False, page.size)
     note = document.add_paragraph().add_run(
         "De volledige versie met alle antwoorden, metingen en bronnen volgt hierna."
     )
     note.italic = True
     note.font.size = Pt(8)
-    document.add_page_break()
+    full = document.add_section(WD_SECTION.NEW_PAGE)  # the full version, with the usual margins
+    full.left_margin = full.right_margin = Mm(20)
+    full.top_margin = full.bottom_margin = Mm(20)
 
 
 def render_docx(compass: CompassDocument) -> bytes:
@@ -162,8 +169,8 @@ def render_docx(compass: CompassDocument) -> bytes:
     document = Document()
     section = document.sections[0]
     section.page_width, section.page_height = Mm(210), Mm(297)
-    section.left_margin = section.right_margin = Mm(20)
-    section.top_margin = section.bottom_margin = Mm(20)
+    section.left_margin = section.right_margin = Mm(10)  # the summary, like page 1 of the PDF
+    section.top_margin = section.bottom_margin = Mm(10)
     document.styles["Normal"].font.size = Pt(10)
     document.core_properties.title = f"Kwaliteitskompas: {compass.issue}"
     document.core_properties.author = "Kompasbot"
