@@ -456,3 +456,10 @@ def test_rich_compass_keeps_the_largest_font(flow: Flow) -> None:
     )
     page = layout(compile_document(few, flow))
     assert page.size == 8.5 and not any(b.fitted.shortened for b in page.boxes)
+
+
+def test_a_place_no_question_fills_is_left_out(tmp_path: Path) -> None:
+    flow = load_flow(_flow_with(tmp_path, lambda d: d["stappen"][3]["vragen"].pop(1)))  # no 'samenhang'
+    session, _ = long_compass()
+    md = render_export(compile_document(session, flow), "md").data.decode()
+    assert "### Samenhang" not in md and "### Activiteiten" in md

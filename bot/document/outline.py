@@ -174,7 +174,8 @@ def _formulation(formulation: Formulation) -> list[Block]:
 
 
 def _part(doc: CompassDocument, key: str, *blocks: Block) -> list[Block]:
-    return [Heading(doc.label(key), 3), *blocks]
+    """A titled part of the full version; left out when no question of the flow fills this place."""
+    return [Heading(doc.label(key), 3), *blocks] if key in doc.labels else []
 
 
 def _chain_table(doc: CompassDocument) -> Table:
