@@ -207,11 +207,11 @@ def test_no_round_info_no_round(flow: Flow) -> None:
 def test_word_starts_with_the_one_page_summary(measured: CompassDocument) -> None:
     document = Document(io.BytesIO(render_export(measured, "docx").data))
     assert document.paragraphs[0].text == "KWALITEITSKOMPAS OP ÉÉN A4 · RONDE 2"
-    summary = document.tables[0]
-    titles = [cell.text.strip().split("\n")[0] for row in summary.rows for cell in row.cells]
+    cells = [cell for table in document.tables[:3] for cell in table.rows[0].cells]
+    titles = [cell.text.strip().split("\n")[0] for cell in cells]
     assert titles[0] == "1 · Monitoring en ambities" and titles[5] == "6 · Verbetercyclus"
     page = layout(measured)
-    for box, cell in zip(page.boxes[1:], [c for row in summary.rows for c in row.cells], strict=True):
+    for box, cell in zip(page.boxes[1:], cells, strict=True):
         for line in box.fitted.lines:  # the same (shortened) texts as page 1 of the PDF
             assert "".join(span.text for span in line.line).strip() in cell.text
     assert len(document.sections) == 2  # then a new page (and section) with the full version
@@ -463,3 +463,27 @@ def test_a_place_no_question_fills_is_left_out(tmp_path: Path) -> None:
     session, _ = long_compass()
     md = render_export(compile_document(session, flow), "md").data.decode()
     assert "### Samenhang" not in md and "### Activiteiten" in md
+
+
+def test_word_summary_is_one_page_when_libreoffice_is_there(heavy: CompassDocument, tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    soffice = shutil.which("soffice")
+    pdfium = pytest.importorskip("pypdfium2")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) is not installed")
+    source = tmp_path / "kompas.docx"
+    source.write_bytes(render_export(heavy, "docx").data)
+    subprocess.run(
+        [soffice, "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=240,
+    )
+    document = pdfium.PdfDocument(str(tmp_path / "kompas.pdf"))
+    try:
+        second = document[1].get_textpage().get_text_range()
+    finally:
+        document.close()
+    assert " ".join(second.split()).startswith("Kwaliteitskompas: Armoede en schulden")  # page 2: the full version

@@ -102,6 +102,17 @@ def _block(document: DocxDocument, block: Block, width_mm: float) -> None:
         document.add_paragraph()
 
 
+SUMMARY_FONT = "Arial"  # narrower than DejaVu Sans (page 1 of the PDF), so the same text fits the same boxes
+
+
+def _summary_run(paragraph: Paragraph, size: float) -> None:
+    for run in paragraph.runs:
+        run.font.size = Pt(size)
+        run.font.name = SUMMARY_FONT
+    spacing = paragraph.paragraph_format
+    spacing.space_before, spacing.space_after, spacing.line_spacing = Pt(0), Pt(1.5), 1.0
+
+
 def _fitted_lines(
     document: DocxDocument, cell: _Cell | None, lines: list[outline.FieldLine], marker: bool, size: float = 8.5
 ) -> None:
@@ -112,53 +123,61 @@ def _fitted_lines(
         if prefix:
             paragraph.add_run(prefix)
         _add_runs(paragraph, line.line)
-        for run in paragraph.runs:
-            run.font.size = Pt(size)
-        paragraph.paragraph_format.space_after = Pt(1)
+        _summary_run(paragraph, size)
     if marker:
         paragraph = cell.add_paragraph() if cell is not None else document.add_paragraph()
         run = paragraph.add_run(f"… {MARKER}")
         run.bold = run.italic = True
-        run.font.size = Pt(8)
+        run.font.color.rgb = RGBColor(0x0B, 0x5F, 0x73)
+        _summary_run(paragraph, size)
         paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
 
 
+def _mm(points: float) -> Mm:
+    return Mm(points * 25.4 / 72)
+
+
 def _summary(document: DocxDocument, compass: CompassDocument) -> None:
-    """The one-page summary: the boxes of page 1 of the PDF, shortened in exactly the same places."""
+    """The one-page summary: the boxes of page 1 of the PDF, with the same widths and the same texts,
+    shortened in exactly the same places (one table per row of two steps)."""
     from bot.document.pdf import layout
 
     page = layout(compass)
-    label = "KWALITEITSKOMPAS OP ÉÉN A4" + (f" · RONDE {compass.round.number}" if compass.round else "")
-    run = document.add_paragraph().add_run(label)
+    label = document.add_paragraph()
+    run = label.add_run("KWALITEITSKOMPAS OP ÉÉN A4" + (f" · RONDE {compass.round.number}" if compass.round else ""))
     run.bold = True
-    run.font.size = Pt(8)
     run.font.color.rgb = RGBColor(0x0B, 0x5F, 0x73)
-    title = document.add_heading(page.title, level=0)
-    for run in title.runs:
-        run.font.size = Pt(16)
+    _summary_run(label, 8)
+    title = document.add_paragraph()
+    title.add_run(page.title).bold = True
+    _summary_run(title, 15)
     header, *boxes = page.boxes
     _fitted_lines(document, None, header.fitted.lines, header.fitted.shortened, page.size)
-    grid = document.add_table(rows=3, cols=2)
-    grid.style = "Table Grid"
-    for index, box in enumerate(boxes):
-        cell = grid.cell(index // 2, index % 2)
-        heading = cell.paragraphs[0]
-        title = heading.add_run(f" {box.field.number} · {box.field.title}")
-        title.bold = True
-        title.font.color.rgb = RGBColor(0xFF, 0xFF, 0xFF)
-        _shade_paragraph(heading, STEP_FILLS[box.field.number - 1])
-        cell.add_paragraph()
-        _fitted_lines(document, cell, box.fitted.lines, box.fitted.shortened, page.size)
-    for row in grid.rows:
-        for cell in row.cells:
-            cell.width = Mm(95)
-    document.add_paragraph().add_run("Open punten").bold = True
+    for row in range(3):
+        pair = boxes[2 * row : 2 * row + 2]
+        grid = document.add_table(rows=1, cols=2)
+        grid.style = "Table Grid"
+        grid.autofit = False
+        for column, box in enumerate(pair):
+            cell = grid.cell(0, column)
+            cell.width = _mm(box.width)
+            heading = cell.paragraphs[0]
+            title_run = heading.add_run(f" {box.field.number} · {box.field.title}")
+            title_run.bold = True
+            title_run.font.color.rgb = RGBColor(0xFF, 0xFF, 0xFF)
+            _summary_run(heading, 9.5)
+            _shade_paragraph(heading, STEP_FILLS[box.field.number - 1])
+            cell.add_paragraph()
+            _fitted_lines(document, cell, box.fitted.lines, box.fitted.shortened, page.size)
+        for column, width in zip(grid.columns, (pair[0].width, pair[1].width), strict=True):
+            column.width = _mm(width)
+    points = document.add_paragraph()
+    points.add_run("Open punten").bold = True
+    _summary_run(points, page.size + 0.5)
     _fitted_lines(document, None, page.open_points.fitted.lines, False, page.size)
-    note = document.add_paragraph().add_run(
-        "De volledige versie met alle antwoorden, metingen en bronnen volgt hierna."
-    )
-    note.italic = True
-    note.font.size = Pt(8)
+    note = document.add_paragraph()
+    note.add_run("De volledige versie met alle antwoorden, metingen en bronnen volgt hierna.").italic = True
+    _summary_run(note, page.size)
     full = document.add_section(WD_SECTION.NEW_PAGE)  # the full version, with the usual margins
     full.left_margin = full.right_margin = Mm(20)
     full.top_margin = full.bottom_margin = Mm(20)
