@@ -97,6 +97,18 @@ async def _close_requests(application: Application) -> None:  # type: ignore[typ
             await request.shutdown()
 
 
+async def _check_chroma(settings: Settings) -> None:
+    """A shared Chroma server (KOMPAS_CHROMA_URL) must be reachable at start, not found missing at the
+    first search (when the bot would quietly search on words only)."""
+    from bot.knowledge.index import ChromaConfigError, check_deployment_name, connect_chroma
+
+    try:
+        check_deployment_name(settings.chroma_collection)
+        await asyncio.to_thread(connect_chroma, settings.chroma_url or "")
+    except ChromaConfigError as exc:
+        raise TelegramConfigError(str(exc)) from None
+
+
 def _is_barrier(update: Update) -> bool:
     message = update.message
     return message is not None and bool(message.migrate_to_chat_id or message.migrate_from_chat_id)
@@ -180,6 +192,8 @@ class TelegramBot:
                 "Controleer de internetverbinding of TELEGRAM_API_BASE_URL."
             ) from None
         try:
+            if settings.chroma_url:
+                await _check_chroma(settings)
             me = application.bot.bot
             kompas = await open_kompas(settings, knowledge=knowledge, bot_username=me.username)
             check_texts(kompas.texts)
