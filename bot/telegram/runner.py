@@ -410,9 +410,9 @@ class TelegramBot:
                 updates = fetch.result()
             except InvalidToken:
                 raise TelegramConfigError("Telegram weigert het token (TELEGRAM_BOT_TOKEN) nu.") from None
-            except Conflict:
+            except Conflict as exc:
                 if not answered or time.monotonic() - started < self.options.conflict_window:
-                    raise TelegramConfigError(CONFLICT_MESSAGE) from None
+                    raise TelegramConfigError(f"{CONFLICT_MESSAGE} (Telegram: {exc.message})") from None
                 conflicts += 1
                 if conflicts == 1:
                     log.warning(
