@@ -266,3 +266,47 @@ async def test_two_webhook_instances_without_a_configured_secret_accept_the_same
         for bot in bots:
             await bot.close()
         await api.stop()
+
+
+@pytest.mark.skipif(not KOMPAS.exists(), reason="the kompas command is not installed in this environment")
+async def test_kompas_telegram_webhook_listen_from_the_command_line(tmp_path: Path) -> None:
+    api = await FakeBotApi().start()
+    env = {
+        **os.environ,
+        "KOMPAS_HOME": str(tmp_path / "home"),
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": api.base_url,
+    }
+    env.pop("KOMPAS_DATABASE_URL", None)
+    port = _free_port()
+    pipe = asyncio.subprocess.PIPE
+    arguments = [
+        "telegram",
+        "--webhook",
+        "https://kompas.example.nl/hook",
+        "--listen",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    bot = await asyncio.create_subprocess_exec(str(KOMPAS), *arguments, env=env, stdout=pipe, stderr=pipe)
+    try:
+        while not api.sent("setWebhook"):
+            assert bot.returncode is None
+            await asyncio.sleep(0.05)
+        assert api.sent("setWebhook")[0].params["secret_token"] == webhook_secret_for(TOKEN)
+        me = private(PIETER)
+        update = api.history[api.text(me, PIETER, "/kompas armoede")]
+        headers = {"X-Telegram-Bot-Api-Secret-Token": webhook_secret_for(TOKEN)}
+        async with (
+            aiohttp.ClientSession() as client,
+            client.post(f"http://127.0.0.1:{port}/hook", json=update, headers=headers) as response,
+        ):
+            assert response.status == 200
+        assert any("Nieuw kompas gestart" in t for t in api.texts(me["id"]))
+    finally:
+        if bot.returncode is None:
+            bot.terminate()
+        _, err = await bot.communicate()
+        await api.stop()
+    assert bot.returncode == 0, err.decode()
