@@ -232,7 +232,9 @@ def main() -> None:
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:  # without standalone mode click returns typer.Exit's code
+            sys.exit(code)
     except UsageError as exc:
         command = exc.ctx.command_path if exc.ctx is not None else "kompas"
         err.print(f"{usage_problem(exc)} Typ '{command} --help' voor uitleg.", markup=False)
