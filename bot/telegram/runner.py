@@ -472,7 +472,10 @@ class TelegramBot:
 
         async def receive(request: web.Request) -> web.Response:
             # Bytes on both sides: a header with non-ASCII characters is refused, not a crash.
-            given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
+            try:
+                given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                given = b""
             if not hmac.compare_digest(given, expected):
                 return web.Response(status=403)
             try:
