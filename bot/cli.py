@@ -169,6 +169,15 @@ def telegram(
     port: Annotated[
         int, typer.Option("--port", metavar="POORT", help="Poort waarop de webhook luistert (achter een proxy).")
     ] = 8443,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            "--listen",
+            metavar="ADRES",
+            help="Adres waarop de webhook luistert, bijvoorbeeld 127.0.0.1 achter een proxy op dezelfde machine "
+            "(standaard KOMPAS_TELEGRAM_WEBHOOK_LISTEN, anders 0.0.0.0).",
+        ),
+    ] = None,
     alle_berichten: Annotated[
         bool | None,
         typer.Option(
@@ -181,33 +190,37 @@ def telegram(
     from bot.telegram.settings import TelegramConfigError
 
     try:
-        run(_telegram(webhook, port, alle_berichten))
+        run(_telegram(webhook, port, alle_berichten, listen))
     except TelegramConfigError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(2) from None
 
 
-async def _telegram(webhook: str | None, port: int, alle_berichten: bool | None) -> None:
+async def _telegram(webhook: str | None, port: int, alle_berichten: bool | None, listen: str | None = None) -> None:
     import signal
 
+    from bot.process_lock import hold_bot_lock
     from bot.telegram.runner import TelegramBot
     from bot.telegram.settings import TelegramOptions
 
     logging.getLogger("bot.telegram").setLevel(logging.INFO)
     options = TelegramOptions() if alle_berichten is None else TelegramOptions(all_messages=alle_berichten)
-    bot = await TelegramBot.open(Settings(), options)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    err.print(f"Kompasbot @{bot.username} draait. Stoppen: Ctrl-C.", markup=False)
-    try:
-        if webhook:
-            await bot.run_webhook(webhook, port, stop)
-        else:
-            await bot.run_polling(stop)
-    finally:
-        await bot.close()
+    settings = Settings()
+    # One bot per SQLite file: refused here, before meeting Telegram or touching the outbox.
+    with hold_bot_lock(settings.effective_database_url):
+        bot = await TelegramBot.open(settings, options)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        err.print(f"Kompasbot @{bot.username} draait. Stoppen: Ctrl-C.", markup=False)
+        try:
+            if webhook:
+                await bot.run_webhook(webhook, port, stop, listen=listen)
+            else:
+                await bot.run_polling(stop)
+        finally:
+            await bot.close()
 
 
 app.command("watwerkt", cls=DutchCommand, options_metavar="[OPTIES]")(watwerkt)

@@ -212,10 +212,21 @@ def _current_revision(connection: Connection) -> str | None:
     return rows[0][0] if len(rows) == 1 else None
 
 
+# Key of the PostgreSQL advisory lock around the schema upgrade ("kompas" in ASCII; any constant will do:
+# advisory locks are per database, so other databases on the same server are not held up).
+MIGRATION_LOCK_KEY = 0x6B6F6D706173
+
+
 def _upgrade(connection: Connection) -> None:
     head = head_revision()
     if head is not None and _current_revision(connection) == head:
         return  # already up to date: no need to load alembic
+    if connection.dialect.name == "postgresql":
+        # Several processes may start at once on a fresh or older database. One upgrades; the others
+        # wait here until its transaction commits (the lock is released with it), then find the head.
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
+        if head is not None and _current_revision(connection) == head:
+            return
     from alembic import command
 
     command.upgrade(alembic_config(connection), "head")

@@ -5,8 +5,10 @@ parse, 4096 characters, 64-byte callback data, the fixed reaction list, 2-10 pol
 keeps a queue of updates with real getUpdates offset semantics (long polling included), records
 every call, and can fail on purpose: `fail` (429 with retry_after, 500, 502), `slow` (answer after
 a delay, e.g. past the client's read timeout; the call takes effect, like Telegram would),
-`drop` (close the connection without an answer), `hang` (until released). Private chats of people
-in `no_private` refuse messages (403), like Telegram does for someone who never started the bot.
+`drop` (close the connection without an answer), `hang` (until released). A getUpdates that is still
+waiting when a newer one arrives is ended with 409 Conflict, as Telegram does with two pollers.
+Private chats of people in `no_private` refuse messages (403), like Telegram does for someone who
+never started the bot.
 The update builders produce realistic Telegram JSON. Nothing here imports the bot: it talks HTTP only.
 """
 
@@ -66,6 +68,10 @@ class BadRequest(Exception):
 
 class Forbidden(BadRequest):
     code = 403
+
+
+class Conflict(BadRequest):
+    code = 409
 
 
 def user(uid: int, first_name: str, *, username: str | None = None) -> dict[str, Any]:
@@ -160,6 +166,9 @@ class FakeBotApi:
         self._ids = itertools.count(1000)
         self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
         self._update_ids = itertools.count(5001)
+        self._poll_ids = itertools.count(1)
+        self._current_poll = 0
+        self.conflicts = 0  # getUpdates calls ended with 409 Conflict by a newer one
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._closing = False
@@ -309,7 +318,11 @@ class FakeBotApi:
         return True
 
     async def _m_getUpdates(self, params: dict[str, Any], files: Any) -> list[dict[str, Any]]:
+        """Like Telegram: a newer getUpdates ends a waiting one with 409 Conflict (two pollers on one token)."""
         self.fetches += 1
+        me = next(self._poll_ids)
+        self._current_poll = me
+        await self._notify()  # a long poll that is waiting now learns it was overtaken
         offset = int(params.get("offset") or 0)
         limit = int(params.get("limit") or 100)
         timeout = float(params.get("timeout") or 0)
@@ -325,6 +338,12 @@ class FakeBotApi:
                     await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
                 except TimeoutError:
                     break
+                if self._current_poll != me:
+                    self.conflicts += 1
+                    raise Conflict(
+                        "Conflict: terminated by other getUpdates request; "
+                        "make sure that only one bot instance is running"
+                    )
         return self.updates[:limit]
 
     def _chat_of(self, chat_id: int) -> dict[str, Any]:
