@@ -1,4 +1,5 @@
-"""Two processes writing the same chat (two `kompas chat` on one home, two bots on one database).
+"""Two processes writing the same chat (two `kompas chat` on one home, two bots on one database),
+on SQLite and, when KOMPAS_TEST_DATABASE_URL is set, on PostgreSQL.
 
 Each keeps its own cache; a turn writes only over the version it read, and runs again otherwise.
 """
@@ -6,7 +7,6 @@ Each keeps its own cache; a turn writes only over the version it read, and runs 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -19,14 +19,13 @@ ANNA = Actor("1", "Anna")
 BRAM = Actor("2", "Bram")
 
 
-async def _two_services(tmp_path: Path, engine: Engine) -> tuple[KompasService, KompasService, list[Store]]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'kompas.db'}"
+async def _two_services(url: str, engine: Engine) -> tuple[KompasService, KompasService, list[Store]]:
     stores = [await Store.open(url), await Store.open(url)]
     return KompasService(engine, stores[0]), KompasService(engine, stores[1]), stores
 
 
-async def test_interleaved_writers_lose_nothing_and_an_erase_stays_erased(tmp_path: Path, engine: Engine) -> None:
-    first, second, stores = await _two_services(tmp_path, engine)
+async def test_interleaved_writers_lose_nothing_and_an_erase_stays_erased(database_url: str, engine: Engine) -> None:
+    first, second, stores = await _two_services(database_url, engine)
     at = datetime(2026, 12, 1, tzinfo=UTC)
 
     async def say(service: KompasService, actor: Actor, text: str) -> None:
@@ -60,8 +59,8 @@ async def test_interleaved_writers_lose_nothing_and_an_erase_stays_erased(tmp_pa
             await store.close()
 
 
-async def test_an_event_stored_by_another_process_is_not_handled_twice(tmp_path: Path, engine: Engine) -> None:
-    first, second, stores = await _two_services(tmp_path, engine)
+async def test_an_event_stored_by_another_process_is_not_handled_twice(database_url: str, engine: Engine) -> None:
+    first, second, stores = await _two_services(database_url, engine)
     at = datetime(2026, 12, 1, tzinfo=UTC)
     marker = EventKey("telegram", 77)
     try:
