@@ -6,7 +6,8 @@ import asyncio
 import getpass
 import logging
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,17 +16,30 @@ from rich.console import Console
 
 from bot.app import open_kompas
 from bot.coach import load_coach
+from bot.compass import Session
 from bot.config import Settings
 from bot.console import ConsoleChat, stdin_lines
 from bot.content import content_dir
 from bot.document.export import FORMATS, ExportError, console_exporter, export_session
+from bot.document.model import compile_document
 from bot.dutch_cli import DutchCommand, DutchGroup, usage_problem
 from bot.engine import progress
+from bot.engine.measuring import new_round
 from bot.events import Actor
-from bot.flows import FlowError, check_examples, load_flow, load_texts, load_themes
+from bot.flows import Flow, FlowError, check_examples, load_flow, load_texts, load_themes
 from bot.knowledge.commands import kennis_app, watwerkt
 from bot.knowledge.corpus import CorpusError, load_corpus
 from bot.llm import load_prompts
+from bot.measure import (
+    MeasureError,
+    Measurement,
+    format_value,
+    import_csv,
+    indicator_checker,
+    parse_number,
+    parse_period,
+    resolve_indicator,
+)
 from bot.store import Store, StoreError
 
 app = typer.Typer(
@@ -223,7 +237,137 @@ async def _telegram(webhook: str | None, port: int, alle_berichten: bool | None,
             await bot.close()
 
 
+meting_app = typer.Typer(
+    cls=DutchGroup,
+    options_metavar="[OPTIES]",
+    help="Metingen van de indicatoren van een kompas: toevoegen, inlezen uit CSV, bekijken.",
+    no_args_is_help=True,
+)
+Compass = Annotated[str, typer.Argument(metavar="KOMPAS", help="Het kompas: chat/naam, de naam of het begin ervan.")]
+
+
+async def _with_session(name: str, change: Callable[[Flow, Session], str]) -> str:
+    """Load a compass, let `change` work on it, store it if it changed; its result is what to print."""
+    settings = Settings()
+    settings.ensure_home()
+    flow = load_flow(settings.effective_flows_dir / "kompas.yaml")
+    store = await Store.open(settings.effective_database_url)
+    try:
+        found = await store.find_session(name)
+        if found is None:
+            raise StoreError(f"Geen kompas gevonden met de naam '{name}'. Bekijk ze met: kompas sessies")
+        chat = await store.load_chat(found.chat_id)
+        assert chat is not None
+        session = chat.sessions[found.id]
+        before = session.model_dump_json()
+        message = change(flow, session)
+        if session.model_dump_json() != before:
+            await store.save_chat(chat)
+        return message
+    finally:
+        await store.close()
+
+
+def _run_on_session(name: str, change: Callable[[Flow, Session], str]) -> None:
+    try:
+        message = asyncio.run(_with_session(name, change))
+    except (MeasureError, FlowError, StoreError) as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    Console(highlight=False, soft_wrap=True).print(message, markup=False)
+
+
+@meting_app.command("toevoegen", cls=DutchCommand, options_metavar="[OPTIES]")
+def meting_toevoegen(
+    sessie: Compass,
+    indicator: Annotated[
+        str, typer.Option("--indicator", metavar="NUMMER", help="Zoals /overzicht het toont, bv. I1.")
+    ],
+    waarde: Annotated[str, typer.Option("--waarde", metavar="WAARDE", help='Bijvoorbeeld "14,5%" of "1.200".')],
+    eenheid: Annotated[str, typer.Option("--eenheid", metavar="EENHEID", help="Bijvoorbeeld % of huishoudens.")] = "",
+    datum: Annotated[str, typer.Option("--datum", metavar="PERIODE", help='"2026", "2026-09" of "najaar 2026".')] = str(
+        date.today().year
+    ),
+    bron: Annotated[str, typer.Option("--bron", metavar="BRON", help="Waar het cijfer vandaan komt.")] = "",
+) -> None:
+    """Voeg één meting toe aan een indicator."""
+
+    def add(flow: Flow, session: Session) -> str:
+        quantity = parse_number(waarde)
+        refs = compile_document(session, flow).indicator_refs()
+        target = resolve_indicator(indicator, refs)
+        measurement = Measurement(
+            indicator=target.code,
+            indicator_id=target.id,
+            period=parse_period(datum).canonical,
+            value=quantity.value,
+            unit=eenheid or quantity.unit,
+            source=bron,
+            entered_by="cli",
+            entered_at=datetime.now(UTC),
+        )
+        session.measurements.append(measurement)
+        return (
+            f"Bewaard: {target.code} {format_value(measurement.value, measurement.unit)} in {measurement.when.label}."
+        )
+
+    _run_on_session(sessie, add)
+
+
+@meting_app.command("importeer", cls=DutchCommand, options_metavar="[OPTIES]")
+def meting_importeer(
+    sessie: Compass,
+    bestand: Annotated[Path, typer.Argument(metavar="BESTAND", help="CSV: indicator,datum,waarde,eenheid,bron")],
+) -> None:
+    """Lees metingen in uit een CSV-bestand; met een fout erin wordt niets ingelezen."""
+    try:
+        text = bestand.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        err.print(f"Kan {bestand} niet lezen ({exc.__class__.__name__}).", markup=False)
+        raise typer.Exit(2) from None
+
+    def load(flow: Flow, session: Session) -> str:
+        refs = compile_document(session, flow).indicator_refs()
+        result = import_csv(text, indicator_checker(refs))
+        if not result.ok:
+            raise MeasureError("Er is niets ingelezen:\n" + "\n".join(result.errors))
+        now = datetime.now(UTC)
+        for row in result.rows:
+            target = resolve_indicator(row.indicator, refs)
+            session.measurements.append(
+                row.measurement(indicator_id=target.id, entered_by="cli", entered_at=now).model_copy(
+                    update={"indicator": target.code}
+                )
+            )
+        return f"Ingelezen: {len(result.rows)} metingen."
+
+    _run_on_session(sessie, load)
+
+
+@meting_app.command("lijst", cls=DutchCommand, options_metavar="[OPTIES]")
+def meting_lijst(sessie: Compass) -> None:
+    """Toon per indicator de metingen en waar hij staat tegen het doel."""
+
+    def show(flow: Flow, session: Session) -> str:
+        lines = compile_document(session, flow).recognise_lines()
+        return "\n".join(lines) if lines else "Dit kompas heeft nog geen indicatoren."
+
+    _run_on_session(sessie, show)
+
+
+@app.command(cls=DutchCommand, options_metavar="[OPTIES]")
+def ronde(sessie: Compass) -> None:
+    """Begin een nieuwe ronde van een kompas: stap 0-5 blijven staan, de metingen lopen door."""
+
+    def next_round(flow: Flow, session: Session) -> str:
+        improvements = new_round(flow, session, datetime.now(UTC), "cli")
+        return f"Ronde {session.round} is begonnen, met {len(improvements)} verbeteringen uit de vorige ronde."
+
+    _run_on_session(sessie, next_round)
+
+
 app.command("watwerkt", cls=DutchCommand, options_metavar="[OPTIES]")(watwerkt)
+app.add_typer(meting_app, name="meting")
 app.add_typer(kennis_app, name="kennis")
 
 

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bot.measure import Measurement
+
 Role = Literal["gemeente", "aanbieder", "doelgroep", "anders"]
 Phase = Literal["vragen", "kiezen", "shortlist", "stemmen", "klaar"]
 FieldValue = str | list[int]
@@ -100,6 +102,24 @@ class Draft(_Model):
     skipped: list[str] = Field(default_factory=list)
 
 
+class MeasureDraft(_Model):
+    """One person's `/meting` dialog: which indicator, then value and period, then the source."""
+
+    author_id: str
+    indicator_id: int | None = None
+    indicator: str = ""
+    value_text: str = ""
+
+
+class RoundSnapshot(_Model):
+    """A round of the compass as it was closed: its contributions and answers, kept as history."""
+
+    number: int
+    closed_at: datetime
+    contributions: list[Contribution] = Field(default_factory=list)
+    answers: dict[str, Answer] = Field(default_factory=dict)
+
+
 class Session(_Model):
     """One compass for one issue in one chat."""
 
@@ -121,6 +141,10 @@ class Session(_Model):
     participants: dict[str, Participant] = Field(default_factory=dict)
     nudged: list[str] = Field(default_factory=list)
     next_id: int = 1
+    measurements: list[Measurement] = Field(default_factory=list)
+    measuring: list[MeasureDraft] = Field(default_factory=list)
+    round: int = 1
+    previous: list[RoundSnapshot] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod

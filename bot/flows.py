@@ -178,6 +178,7 @@ class Question(_Strict):
     kiezen: bool = False
     suggesties: tuple[SuggestionKind, ...] = ()
     document: DocumentPlace = Field(default_factory=DocumentPlace)
+    toon_metingen: bool = False  # show where each indicator stands (measured against its target) first
 
     def field_key(self, role: str) -> str | None:
         """The key of this question's field with a document role, if it has one."""

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 
 from bot.coach import Coach
 from bot.compass import Chat, Draft
-from bot.engine import answers, choosing, language_model, navigation, overview, privacy
+from bot.engine import answers, choosing, language_model, measuring, navigation, overview, privacy
 from bot.engine import knowledge as knowledge_commands
 from bot.engine.context import MAX_ANSWER_CHARS, MAX_POLL_OPTIONS, Context, Turn, may_steer, progress
 from bot.engine.knowledge import format_hit
@@ -132,6 +132,8 @@ class Engine:
             CommandSpec("samenvatting", language_model.cmd_summary),
             CommandSpec("document", navigation.cmd_document, steers=_always, position=True),
             CommandSpec("plaatje", navigation.cmd_picture, steers=_always, position=True),
+            CommandSpec("meting", measuring.cmd_measure),
+            CommandSpec("ronde", measuring.cmd_round, steers=_always),
             CommandSpec("mijngegevens", privacy.cmd_my_data),
             CommandSpec("vergeet", privacy.cmd_forget),
             CommandSpec("stop", navigation.cmd_stop, steers=_always, position=True),

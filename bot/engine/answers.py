@@ -9,7 +9,7 @@ messages never touch it. Corrections (`/wijzig`, `/verwijder`, message edits) ke
 from __future__ import annotations
 
 from bot.compass import Contribution, Draft, FieldValue, Participant, Revision, Session
-from bot.engine import choosing, knowledge
+from bot.engine import choosing, knowledge, measuring
 from bot.engine.context import (
     Context,
     Turn,
@@ -37,6 +37,10 @@ def on_answer(ctx: Context, turn: Turn, text: str) -> None:
         return
     if session.phase == "klaar":
         turn.say(ctx.t("kompas_af"))
+        return
+    measuring_draft = next((d for d in session.measuring if d.author_id == turn.actor_id), None)
+    if measuring_draft is not None:
+        measuring.answer(ctx, turn, measuring_draft, text)
         return
     question = ctx.question(session)
     draft = session.draft_of(turn.actor_id, question.sleutel)

@@ -7,7 +7,7 @@ who steers types /volgende (or presses its button); nothing moves on by itself.
 from __future__ import annotations
 
 from bot.compass import Participant, Pending, Role, Session, slugify
-from bot.engine import answers, choosing, knowledge
+from bot.engine import answers, choosing, knowledge, measuring
 from bot.engine.context import (
     MAX_POLL_OPTIONS,
     Context,
@@ -43,6 +43,8 @@ def ask(ctx: Context, turn: Turn, *, intro: bool = False) -> None:
     question = ctx.question(session)
     if ctx.coach is not None:
         give_advice(ctx, turn, ctx.coach.review_question(session, question.sleutel))
+    if question.toon_metingen:  # recognise the figures before judging them
+        measuring.show_status(ctx, turn)
     themes = tuple(session.themas)
     lines = [
         "<b>" + ctx.t("vraag_kop", stap=step.nummer, nummer=session.question_index + 1, van=len(step.vragen)) + "</b>",

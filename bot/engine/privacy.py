@@ -39,6 +39,18 @@ def cmd_forget(ctx: Context, turn: Turn, arg: str) -> None:
                 if revision.by == actor.id:
                     revision.by = ""
         session.drafts = [d for d in session.drafts if d.author_id != actor.id]
+        session.measuring = [d for d in session.measuring if d.author_id != actor.id]
+        # The figures stay (they are the municipality's); who entered them, and their notes, go.
+        session.measurements = [
+            m.model_copy(update={"entered_by": "", "note": ""}) if m.entered_by == actor.id else m
+            for m in session.measurements
+        ]
+        for snapshot in session.previous:
+            for contribution in snapshot.contributions:
+                if contribution.author_id == actor.id:
+                    contribution.text, contribution.fields, contribution.notes = "", {}, []
+                    contribution.history, contribution.author_id, contribution.author_name = [], "", ""
+                    contribution.removed = True
         session.participants.pop(actor.id, None)
         session.facilitators = [f for f in session.facilitators if f != actor.id]
         for answer in session.answers.values():
@@ -92,5 +104,15 @@ def cmd_my_data(ctx: Context, turn: Turn, _: str) -> None:
         ]
         for contribution in changed_by_me:
             lines.append(ctx.t("mijngegevens_aangepast", nummer=contribution.id))
+        for measurement in session.measurements:
+            if measurement.entered_by == actor.id:
+                lines.append(
+                    ctx.t(
+                        "mijngegevens_meting",
+                        indicator=measurement.indicator,
+                        waarde=measurement.value,
+                        periode=measurement.period,
+                    )
+                )
     lines.append(ctx.t("mijngegevens_voet"))
     turn.say("\n".join(lines), private=True)
