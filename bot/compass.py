@@ -197,6 +197,7 @@ class Chat(_Model):
     last_recognised: bool = False
     offered: list[Suggestion] = Field(default_factory=list)  # the numbered list `/neem N` adopts from
     offered_for: str | None = None  # the question they were offered at; None: a search, valid anywhere
+    overview_at: dict[str, datetime] = Field(default_factory=dict)  # per person: when they last asked /overzicht
 
     @property
     def session(self) -> Session | None:

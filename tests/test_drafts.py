@@ -209,3 +209,18 @@ def test_adopting_a_search_result_with_neem() -> None:
     assert outcome.chat.session is not None
     [item] = outcome.chat.session.live("activiteiten")
     assert item.text == "Buurtcirkel" and item.source == "https://example.org/b"
+
+
+def test_a_big_group_overview_stays_short_in_the_chat_and_comes_whole_as_a_file() -> None:
+    from bot.telegram.translate import split_html
+
+    room = Room()
+    room.say(FACILITATOR, "/kompas eenzaamheid")
+    room.say(FACILITATOR, "/volgende")
+    for n in range(250):
+        room.say(PEOPLE[n % 8], f"Signaal {n}: " + "een lang verhaal over wat we in de wijk zien " * 8)
+    outcome = ENGINE.handle(room.chat, Text(PEOPLE[0], "/overzicht", room.at))
+    [reply] = outcome.replies
+    assert reply.export == ("md",) and len(split_html(reply.text)) == 1  # one message, not 126
+    assert "250×" in reply.text
+    assert len(ENGINE.overview(room.chat)) > 100_000  # the whole one is long: it goes as a file

@@ -99,11 +99,16 @@ async def test_three_members_answer_an_items_question_at_once(start_bot: StartBo
         }
     assert state.session.drafts == []
 
-    overview = texts_of(await h.say(TEAM, FATIMA, "/overzicht"))
+    # In the group a short overview (and the whole one as a file); the whole one lists each item once.
+    shown = await h.say(TEAM, FATIMA, "/overzicht")
+    assert "Activiteiten: 3×" in texts_of(shown) and any(c.method == "sendDocument" for c in shown)
+    overview = h.bot.kompas.engine.overview(await h.chat(TEAM))
     for person in (FATIMA, PIETER, DEWI):
         text = ANSWERS[person["id"]][0]
         assert overview.count(text) == 1
         assert f"{text} <i>(" in overview and f"— {person['first_name']}" in overview
+    again = await h.say(TEAM, FATIMA, "/overzicht")
+    assert "net al" in texts_of(again) and not any(c.method == "sendDocument" for c in again)
 
 
 async def test_others_are_heard_while_the_facilitator_chooses_and_during_a_poll(start_bot: StartBot) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.compass import Contribution, Session
+from bot.engine import measuring
 from bot.engine.answers import field_text, open_field
 from bot.engine.context import Context, Turn, esc, progress, short
 from bot.engine.navigation import require_session
@@ -11,14 +14,50 @@ from bot.flows import Question
 FIELD_LENGTH = 60
 
 
+LATEST_IN_GROUP = 2
+OVERVIEW_PAUSE = timedelta(minutes=1)
+
+
 def cmd_overview(ctx: Context, turn: Turn, _: str) -> None:
+    """The whole compass in a private chat or the terminal; in a group a short version (counts and the
+    latest answers) with the whole one as a document, at most once a minute per person, so a big
+    compass cannot flood the group past Telegram's limits."""
     session = require_session(ctx, turn)
-    if session is not None:
+    if session is None:
+        return
+    if not turn.chat.is_group:
         turn.say(overview(ctx, turn, session))
+        return
+    last = turn.chat.overview_at.get(turn.actor_id)
+    if last is not None and turn.at - last < OVERVIEW_PAUSE:
+        turn.say(ctx.t("overzicht_net_gevraagd"))
+        return
+    turn.chat.overview_at[turn.actor_id] = turn.at
+    turn.changed = True
+    turn.say(short_overview(ctx, session), export=("md",))
+
+
+def short_overview(ctx: Context, session: Session) -> str:
+    lines = [ctx.t("overzicht_kop", vraagstuk=session.vraagstuk, voortgang=progress(ctx.flow, session))]
+    for step in ctx.flow.stappen:
+        lines.append(f"\n<b>{step.nummer}. {esc(step.titel)}</b>")
+        for question in step.vragen:
+            answer = session.answer(question.sleutel)
+            live = session.live(question.sleutel)
+            if answer.agreed:
+                lines.append(f"• {esc(question.kort)} → {esc(short(answer.agreed, 120))}")
+            elif live:
+                latest = "; ".join(esc(short(c.text, 60)) for c in live[-LATEST_IN_GROUP:])
+                lines.append(f"• {esc(question.kort)}: " + ctx.t("overzicht_aantal", aantal=len(live)) + f" – {latest}")
+            else:
+                lines.append(f"• {esc(question.kort)}: <i>{ctx.t('nog_in_te_vullen')}</i>")
+    lines.append(ctx.t("overzicht_volledig"))
+    return "\n".join(lines)
 
 
 def overview(ctx: Context, turn: Turn, session: Session) -> str:
     """The compass as text: per step every answer with its number and author, and what is still empty."""
+    codes = {ref.id: ref.code for ref in measuring.indicators(ctx, session)}
     lines = [ctx.t("overzicht_kop", vraagstuk=session.vraagstuk, voortgang=progress(ctx.flow, session))]
     empty = f"<i>{ctx.t('nog_in_te_vullen')}</i>"
     for step in ctx.flow.stappen:
@@ -38,8 +77,9 @@ def overview(ctx: Context, turn: Turn, session: Session) -> str:
                 continue
             for contribution in live:
                 star = " ★" if contribution.id in answer.chosen else ""
+                code = f" [{esc(codes[contribution.id])}]" if contribution.id in codes else ""
                 lines.append(
-                    f"  {contribution.id}. {esc(contribution.text)}{star}"
+                    f"  {contribution.id}.{code} {esc(contribution.text)}{star}"
                     f"{_fields(ctx, session, question, contribution)}{_author(turn, contribution)}"
                 )
     return "\n".join(lines)
