@@ -287,7 +287,8 @@ def compare(oracle: Oracle, database: Path, report: CrashReport, moment: str) ->
         wanted = oracle.state(key, len(processed))
         stored = chats.get(key)
         report.checks += 1
-        if stored is None or stored.model_dump() != wanted.model_dump():
+        # `version` counts the writes (the store raises it), which a replay through the engine does not do.
+        if stored is None or stored.model_dump(exclude={"version"}) != wanted.model_dump(exclude={"version"}):
             report.wrong_state += 1
             report.problems.append(f"{moment}: chat {key} after {len(processed)} updates differs from the replay")
 
