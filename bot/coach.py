@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.compass import Contribution, Role, Session
 from bot.content import content_dir
 from bot.flows import Flow, FlowError, _read_yaml, _validation_message, load_flow
-from bot.phrases import COORDINATOR, normalize, phrase_regex
+from bot.phrases import COORDINATOR, Phrases, normalize
 from bot.phrases import NUMBER as _NUMBER
 from bot.phrases import YEAR as _YEAR
 from bot.phrases import blank as _blank
@@ -47,18 +47,6 @@ def _join(words: list[str]) -> str:
 
 
 # ----------------------------------------------------------------------------- the YAML schema
-
-
-def _check_phrases(phrases: tuple[str, ...]) -> tuple[str, ...]:
-    for phrase in phrases:
-        try:
-            phrase_regex(phrase)
-        except ValueError as exc:
-            raise ValueError(f"patroon '{phrase}' klopt niet: {exc}") from None
-    return phrases
-
-
-Phrases = Annotated[tuple[str, ...], AfterValidator(_check_phrases)]
 
 
 class _Strict(BaseModel):

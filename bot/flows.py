@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.content import content_dir
-from bot.phrases import phrase_regex
+from bot.phrases import Phrases
 
 AnswerKind = Literal["lijst", "formulering", "items"]
 SuggestionKind = Literal["interventies", "werkzame-factoren", "meetinstrumenten"]
@@ -97,16 +97,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _check_phrases(phrases: tuple[str, ...]) -> tuple[str, ...]:
-    for phrase in phrases:
-        try:
-            phrase_regex(phrase)
-        except ValueError as exc:
-            raise ValueError(f"patroon '{phrase}' klopt niet: {exc}") from None
-    return phrases
-
-
-Phrases = Annotated[tuple[str, ...], AfterValidator(_check_phrases)]
 # What a field can be read from in the item's own text: a term ("in 2028"), an amount ("20% minder"),
 # or an expectation ("als ... dan ..."). The words for terms and amounts are the coaching rules'.
 Recognised = Literal["termijn", "omvang", "verwachting"]

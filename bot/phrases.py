@@ -11,6 +11,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 _WORD = r"[\w'+-]"
 _SEP = r"[\s\"'()]+"
@@ -108,3 +111,16 @@ def blank(text: str, patterns: Iterable[re.Pattern[str]]) -> str:
     for match in find(patterns, text):
         text = text[: match.start()] + _BLANK * (match.end() - match.start()) + text[match.end() :]
     return text
+
+
+def _check_phrases(phrases: tuple[str, ...]) -> tuple[str, ...]:
+    for phrase in phrases:
+        try:
+            phrase_regex(phrase)
+        except ValueError as exc:
+            raise ValueError(f"patroon '{phrase}' klopt niet: {exc}") from None
+    return phrases
+
+
+# A list of phrases in a content file, checked when the file is loaded.
+Phrases = Annotated[tuple[str, ...], AfterValidator(_check_phrases)]

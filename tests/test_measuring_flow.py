@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +9,7 @@ from bot.compass import Chat
 from bot.engine import Engine
 from bot.events import Actor, Text
 
-from .conftest import REPO
+from .test_console import _kompas
 
 ANNA = Actor("1", "Anna")
 RESULT = "In 2028 heeft 20% minder huishoudens een betalingsachterstand; -; in 2028; 20% minder"
@@ -87,35 +84,20 @@ def test_forget_removes_who_entered_a_measurement(engine: Engine) -> None:
     assert session is not None and [m.entered_by for m in session.measurements] == [""]
 
 
-def _kompas(args: list[str], home: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KOMPAS_HOME": str(home), "KOMPAS_EMBEDDINGS": "none"}
-    env.pop("KOMPAS_DATABASE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-c", "from bot.cli import main; main()", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_cli_measurements_import_all_or_nothing(tmp_path: Path) -> None:
     script = "\n".join(["/kompas armoede", "/stap 2", RESULT, "/volgende", INDICATOR, ""])
-    assert _kompas(["chat"], tmp_path, script).returncode == 0
+    assert _kompas(["chat"], script, tmp_path).returncode == 0
     added = _kompas(
         ["meting", "toevoegen", "armoede", "--indicator", "I1", "--waarde", "14,5%", "--datum", "2026"], tmp_path
     )
     assert added.returncode == 0 and "Bewaard: I1 14,5% in 2026" in added.stdout
     bad = tmp_path / "bad.csv"
     bad.write_text('indicator,datum,waarde,eenheid,bron\nI1,2027,"13,9",%,CBS\nI9,2027,5,%,CBS\n', encoding="utf-8")
-    refused = _kompas(["meting", "importeer", "armoede", str(bad)], tmp_path)
+    refused = _kompas(["meting", "importeer", "armoede", str(bad)], "", tmp_path)
     assert refused.returncode == 2 and "regel 3" in refused.stderr and "I9" in refused.stderr
     good = tmp_path / "good.csv"
     good.write_text('indicator,datum,waarde,eenheid,bron\nI1,2027,"13,9",%,CBS\n', encoding="utf-8")
-    assert "Ingelezen: 1" in _kompas(["meting", "importeer", "armoede", str(good)], tmp_path).stdout
-    listing = _kompas(["meting", "lijst", "armoede"], tmp_path).stdout
+    assert "Ingelezen: 1" in _kompas(["meting", "importeer", "armoede", str(good)], "", tmp_path).stdout
+    listing = _kompas(["meting", "lijst", "armoede"], "", tmp_path).stdout
     assert "Achter" in listing and "13,9%" in listing
-    assert "Ronde 2" in _kompas(["ronde", "armoede"], tmp_path).stdout
+    assert "Ronde 2" in _kompas(["ronde", "armoede"], "", tmp_path).stdout
