@@ -88,7 +88,7 @@ def test_cli_measurements_import_all_or_nothing(tmp_path: Path) -> None:
     script = "\n".join(["/kompas armoede", "/stap 2", RESULT, "/volgende", INDICATOR, ""])
     assert _kompas(["chat"], script, tmp_path).returncode == 0
     added = _kompas(
-        ["meting", "toevoegen", "armoede", "--indicator", "I1", "--waarde", "14,5%", "--datum", "2026"], tmp_path
+        ["meting", "toevoegen", "armoede", "--indicator", "I1", "--waarde", "14,5%", "--datum", "2026"], "", tmp_path
     )
     assert added.returncode == 0 and "Bewaard: I1 14,5% in 2026" in added.stdout
     bad = tmp_path / "bad.csv"
