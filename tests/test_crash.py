@@ -35,4 +35,7 @@ async def test_random_sigkills_lose_double_or_leave_unanswered_nothing(
     assert report.wrong_state == 0 and report.checks > KILLS, details
     assert report.tracebacks == 0 and report.problems == [], details
     assert report.acknowledged > KILLS  # the bot did real work between the kills
+    # At-least-once delivery sends a reply again only for a kill between sending and clearing the
+    # outbox: a few per kill at most (seen: 43-96 per 50). Replying before storing gave 201.
+    assert report.acknowledged_twice <= 3 * KILLS, details
     assert {"opstart", "verwerking", "bezorging"} <= set(report.kinds), details
