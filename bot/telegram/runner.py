@@ -36,7 +36,7 @@ from bot.knowledge.search import KnowledgeSearch
 from bot.store import EventKey
 from bot.telegram.handlers import SOURCE, Exporter, TelegramBridge, check_texts, document_exporter
 from bot.telegram.menu import set_commands
-from bot.telegram.network import AiohttpRequest, install_token_redaction
+from bot.telegram.network import AiohttpRequest, install_token_redaction, webhook_secret_ok
 from bot.telegram.settings import TelegramConfigError, TelegramOptions, api_base_url, check_token, file_base_url
 
 log = logging.getLogger(__name__)
@@ -410,7 +410,7 @@ class TelegramBot:
         path = urlsplit(url).path or "/"
 
         async def receive(request: web.Request) -> web.Response:
-            if not secrets.compare_digest(request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""), secret):
+            if not webhook_secret_ok(request.headers.get("X-Telegram-Bot-Api-Secret-Token"), secret):
                 return web.Response(status=403)
             try:
                 update = Update.de_json(await request.json(), bot)
