@@ -70,8 +70,11 @@ def _friendly() -> Iterator[None]:
         raise typer.Exit(130) from None
     except (SynonymFileError, EvaluationError) as exc:
         _fail(str(exc), 2)
-    except Exception as exc:
-        _fail(f"Er ging iets mis met de kennisbank: {exc}")
+    except Exception as exc:  # a library's own (English) text stays in the debug log, not in the message
+        import logging
+
+        logging.getLogger(__name__).debug("kennisbank-commando mislukt", exc_info=True)
+        _fail(f"Er ging iets mis met de kennisbank ({exc.__class__.__name__}). Er is niets gewijzigd.")
 
 
 class _ProgressBar:
