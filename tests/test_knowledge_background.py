@@ -132,3 +132,35 @@ def test_a_rebuild_by_another_process_is_picked_up_by_the_worker(tmp_path: Path)
         assert knowledge.search("taalcafé bibliotheek", 1)[0].bron == "los.txt"
     finally:
         knowledge.close()
+
+
+def test_the_engine_answers_watwerkt_and_other_chats_while_the_first_build_is_held(
+    tmp_path: Path, flow: object, texts: object, clock: object
+) -> None:
+    """Issue 16: a first build plus one /watwerkt in chat A delayed /help in chat B by 44 s."""
+    from bot.compass import Chat
+    from bot.engine import Actor, Engine, Text
+
+    gate = Gate()
+    knowledge = BackgroundKnowledge(
+        Settings(home=tmp_path / "home"),
+        embeddings=DeterministicFakeEmbedding(size=16),
+        folders=[_folder(tmp_path)],
+        progress=gate,
+    )
+    engine = Engine(flow, texts, knowledge)  # type: ignore[arg-type]
+    me = Actor("1", "Sanne")
+    try:
+        knowledge.start()
+        assert gate.reached.wait(WAIT)  # the first build is running and held
+        a = engine.handle(Chat(id="a", is_group=False), Text(me, "/watwerkt trappenhuis", clock()))  # type: ignore[operator]
+        assert a.replies  # answered (the knowledge base is not ready yet), not waiting for the build
+        b = engine.handle(Chat(id="b", is_group=False), Text(me, "/help", clock()))  # type: ignore[operator]
+        assert b.replies and not gate.release.is_set()  # both answered while the build was still held
+        gate.release.set()
+        assert knowledge.wait_for_publication(1, WAIT)
+        found = engine.handle(a.chat, Text(me, "/watwerkt trappenhuis", clock()))  # type: ignore[operator]
+        assert "Buurtaanpak" in " ".join(r.text for r in found.replies)
+    finally:
+        gate.release.set()
+        knowledge.close()
