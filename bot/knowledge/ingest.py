@@ -24,6 +24,7 @@ apart, and the index reads those with `bot.knowledge.corpus.parse_item`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -416,10 +417,12 @@ def _read_docx(path: Path) -> tuple[str, str]:
     body = _parse_xml(document).find(f"{_W}body")
     if body is None:
         raise IngestError(_DOCX_BROKEN)
-    names = _style_names(_parse_xml(styles)) if styles else {}
+    names: dict[str, str] = {}
     title = ""
-    if core:
-        element = _parse_xml(core).find(_DC_TITLE)
+    with contextlib.suppress(IngestError):  # broken styles or properties cost the title, not the text
+        names = _style_names(_parse_xml(styles)) if styles else {}
+    with contextlib.suppress(IngestError):
+        element = _parse_xml(core).find(_DC_TITLE) if core else None
         title = (element.text or "").strip() if element is not None else ""
     lines: list[str] = []
     for element in _body_blocks(body):
