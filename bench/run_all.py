@@ -338,7 +338,8 @@ def table(figures: list[Figure], args: argparse.Namespace, seconds: float) -> st
     lines = [
         "# Kompasbot benchmark results",
         "",
-        f"`python bench/run_all.py --runs {args.runs}` on {datetime.now(UTC):%Y-%m-%d} ({machine}); "
+        f"`python bench/run_all.py --runs {args.runs}{' --only-knowledge' if args.only_knowledge else ''}` "
+        f"on {datetime.now(UTC):%Y-%m-%d} ({machine}); "
         f"took {seconds / 60:.1f} min. Median over the runs, spread = min–max over the runs.",
         "",
         "| figure | median | spread | unit | runs | how |",
