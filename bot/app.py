@@ -5,10 +5,13 @@ Kept separate so `main()` functions only wire things, and tests can build the sa
 
 from __future__ import annotations
 
+import glob
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.coach import load_coach
+from bot.compass import Chat
 from bot.config import Settings
 from bot.content import content_dir
 from bot.engine import Engine
@@ -41,12 +44,41 @@ class LazyKnowledge:
         thema: str | None = None,
         soort: str | None = None,
         stap: int | None = None,
+        erkend: bool = False,
+        prefer_themes: tuple[str, ...] = (),
+        prefer_step: int | None = None,
     ) -> list[SearchHit]:
         if self._inner is None:
             from bot.knowledge.retriever import open_knowledge
 
             self._inner = open_knowledge(self._settings)
-        return self._inner.search(query, k, offset=offset, thema=thema, soort=soort, stap=stap)
+        return self._inner.search(
+            query,
+            k,
+            offset=offset,
+            thema=thema,
+            soort=soort,
+            stap=stap,
+            erkend=erkend,
+            prefer_themes=prefer_themes,
+            prefer_step=prefer_step,
+        )
+
+
+def exports_remover(settings: Settings) -> Callable[[Chat], Awaitable[None]]:
+    """After /vergeet: earlier exports of the chat's compasses hold the person's words; they go.
+
+    Exports are named '<compass id>-<date>.<ext>' under <home>/exports (see `bot.document.export`)."""
+
+    async def remove(chat: Chat) -> None:
+        folder = settings.home / "exports"
+        if not folder.is_dir():
+            return
+        for session_id in chat.sessions:
+            for path in folder.glob(f"{glob.escape(session_id)}-*.*"):
+                path.unlink(missing_ok=True)
+
+    return remove
 
 
 @dataclass
@@ -98,5 +130,5 @@ async def open_kompas(
         coach=coach,
         llm_enabled=llm is not None,
     )
-    service = KompasService(engine, store, llm=llm)
+    service = KompasService(engine, store, llm=llm, on_erase=exports_remover(settings))
     return Kompas(settings=settings, flow=flow, texts=texts, store=store, engine=engine, service=service, llm=llm)

@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.console import ConsoleChat, stdin_lines
 from bot.content import content_dir
 from bot.document.export import FORMATS, ExportError, console_exporter, export_session
+from bot.dutch_cli import DutchCommand, DutchGroup, usage_problem
 from bot.engine import progress
 from bot.events import Actor
 from bot.flows import FlowError, check_examples, load_flow, load_texts, load_themes
@@ -28,7 +29,9 @@ from bot.llm import load_prompts
 from bot.store import Store, StoreError
 
 app = typer.Typer(
+    cls=DutchGroup,
     help="Kompasbot: samen door het Kwaliteitskompas.",
+    options_metavar="[OPTIES]",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -47,10 +50,12 @@ def run(coroutine: Coroutine[Any, Any, None]) -> None:
         raise typer.Exit(130) from None
 
 
-@app.command()
+@app.command(cls=DutchCommand, options_metavar="[OPTIES]")
 def chat(
-    sessie: Annotated[str | None, typer.Option("--sessie", "-s", help="Hervat (of start) dit kompas.")] = None,
-    naam: Annotated[str | None, typer.Option("--naam", help="Je naam in het kompas.")] = None,
+    sessie: Annotated[
+        str | None, typer.Option("--sessie", "-s", metavar="KOMPAS", help="Hervat (of start) dit kompas.")
+    ] = None,
+    naam: Annotated[str | None, typer.Option("--naam", metavar="NAAM", help="Je naam in het kompas.")] = None,
 ) -> None:
     """Werk in de terminal door een kompas."""
     run(_chat(sessie, naam))
@@ -82,7 +87,7 @@ def _user_name() -> str:
         return ""
 
 
-@app.command()
+@app.command(cls=DutchCommand, options_metavar="[OPTIES]")
 def sessies() -> None:
     """Toon alle kompassen met hun voortgang."""
     run(_sessions())
@@ -101,21 +106,27 @@ async def _sessions() -> None:
     if not summaries:
         out.print("Er zijn nog geen kompassen. Start er een met: kompas chat", markup=False)
         return
-    for s in summaries:
-        when = s.updated_at.strftime("%d-%m-%Y %H:%M")
+    for s in summaries:  # the name to type on a line of its own, whole; then what it is about
         step = "klaar" if s.session.phase == "klaar" else f"stap {s.session.step}"
-        out.print(
-            f"{s.chat_id}/{s.id}  {s.vraagstuk}  ({progress(flow, s.session)}% ingevuld, {step}, laatst {when})",
-            markup=False,
-        )
+        when = s.updated_at.strftime("%d-%m-%Y %H:%M")
+        out.print(f"{s.chat_id}/{s.id}", markup=False, overflow="fold")
+        out.print(f"   {s.vraagstuk} · {progress(flow, s.session)}% ingevuld · {step} · laatst {when}", markup=False)
 
 
-@app.command()
+@app.command(cls=DutchCommand, options_metavar="[OPTIES]")
 def export(
-    sessie: Annotated[str, typer.Argument(help="Het kompas: chat/naam, de naam of het vraagstuk.")],
-    formaat: Annotated[str, typer.Option("--formaat", "-f", help=f"Een van: {', '.join(FORMATS)}.")] = "pdf",
-    uitvoer: Annotated[Path | None, typer.Option("--uitvoer", "-o", help="Bestand of map (standaard: hier).")] = None,
-    pseudoniem: Annotated[bool, typer.Option("--pseudoniem", help="Namen vervangen door Deelnemer 1, 2, ...")] = False,
+    sessie: Annotated[
+        str, typer.Argument(metavar="KOMPAS", help="Het kompas: chat/naam, de naam, het vraagstuk of het begin ervan.")
+    ],
+    formaat: Annotated[
+        str, typer.Option("--formaat", "-f", metavar="FORMAAT", help=f"Een van: {', '.join(FORMATS)}.")
+    ] = "pdf",
+    uitvoer: Annotated[
+        Path | None, typer.Option("--uitvoer", "-o", metavar="PAD", help="Bestand of map (standaard: hier).")
+    ] = None,
+    pseudoniem: Annotated[
+        bool, typer.Option("--pseudoniem", metavar="", help="Namen vervangen door Deelnemer 1, 2, ...")
+    ] = False,
 ) -> None:
     """Bewaar een kompas als PDF (één A4 + volledige versie), Word, Markdown, JSON of plaatje."""
     try:
@@ -126,7 +137,7 @@ def export(
     Console(highlight=False, soft_wrap=True).print(f"Bewaard: {path}", markup=False)
 
 
-@app.command()
+@app.command(cls=DutchCommand, options_metavar="[OPTIES]")
 def controleer() -> None:
     """Controleer de inhoudsbestanden (flows/, prompts/, knowledge/) op fouten."""
     settings = Settings()
@@ -149,12 +160,24 @@ def controleer() -> None:
     )
 
 
-@app.command()
+@app.command(cls=DutchCommand, options_metavar="[OPTIES]")
 def telegram(
     webhook: Annotated[
-        str | None, typer.Option("--webhook", help="Publieke https-URL voor een webhook (anders: long polling).")
+        str | None,
+        typer.Option("--webhook", metavar="URL", help="Publieke https-URL voor een webhook (anders: long polling)."),
     ] = None,
-    port: Annotated[int, typer.Option("--port", help="Poort waarop de webhook luistert (achter een proxy).")] = 8443,
+    port: Annotated[
+        int, typer.Option("--port", metavar="POORT", help="Poort waarop de webhook luistert (achter een proxy).")
+    ] = 8443,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            "--listen",
+            metavar="ADRES",
+            help="Adres waarop de webhook luistert, bijvoorbeeld 127.0.0.1 achter een proxy op dezelfde machine "
+            "(standaard KOMPAS_TELEGRAM_WEBHOOK_LISTEN, anders 0.0.0.0).",
+        ),
+    ] = None,
     alle_berichten: Annotated[
         bool | None,
         typer.Option(
@@ -167,46 +190,58 @@ def telegram(
     from bot.telegram.settings import TelegramConfigError
 
     try:
-        run(_telegram(webhook, port, alle_berichten))
+        run(_telegram(webhook, port, alle_berichten, listen))
     except TelegramConfigError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(2) from None
 
 
-async def _telegram(webhook: str | None, port: int, alle_berichten: bool | None) -> None:
+async def _telegram(webhook: str | None, port: int, alle_berichten: bool | None, listen: str | None = None) -> None:
     import signal
 
+    from bot.process_lock import hold_bot_lock
     from bot.telegram.runner import TelegramBot
     from bot.telegram.settings import TelegramOptions
 
     logging.getLogger("bot.telegram").setLevel(logging.INFO)
     options = TelegramOptions() if alle_berichten is None else TelegramOptions(all_messages=alle_berichten)
-    bot = await TelegramBot.open(Settings(), options)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    err.print(f"Kompasbot @{bot.username} draait. Stoppen: Ctrl-C.", markup=False)
-    try:
-        if webhook:
-            await bot.run_webhook(webhook, port, stop)
-        else:
-            await bot.run_polling(stop)
-    finally:
-        await bot.close()
+    settings = Settings()
+    # One bot per SQLite file: refused here, before meeting Telegram or touching the outbox.
+    with hold_bot_lock(settings.effective_database_url):
+        bot = await TelegramBot.open(settings, options)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        err.print(f"Kompasbot @{bot.username} draait. Stoppen: Ctrl-C.", markup=False)
+        try:
+            if webhook:
+                await bot.run_webhook(webhook, port, stop, listen=listen)
+            else:
+                await bot.run_polling(stop)
+        finally:
+            await bot.close()
 
 
-app.command("watwerkt")(watwerkt)
+app.command("watwerkt", cls=DutchCommand, options_metavar="[OPTIES]")(watwerkt)
 app.add_typer(kennis_app, name="kennis")
 
 
 def main() -> None:
+    from typer._click.exceptions import UsageError
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app()
+        code = app(standalone_mode=False)  # returns the code of `typer.Exit` instead of exiting
+    except UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx is not None else "kompas"
+        err.print(f"{usage_problem(exc)} Typ '{command} --help' voor uitleg.", markup=False)
+        sys.exit(2)
     except SystemExit:
         raise
     except Exception as exc:
         logging.getLogger("kompas").debug("onverwachte fout", exc_info=True)
         err.print(f"Er ging iets mis ({exc.__class__.__name__}). Er is niets verloren gegaan.", markup=False)
         sys.exit(1)
+    if isinstance(code, int) and code:
+        sys.exit(code)

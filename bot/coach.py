@@ -400,8 +400,10 @@ class Coach:
         number = self._number.search(text)
         if number is None:
             return None
-        tail = re.match(r"(?:\s+procent)?(?:\s+(?!(?:in|over|binnen|van|de|het|een|dat|die|tot|en|of)\b)[a-z]+)?",
-                        text[number.end() :])
+        tail = re.match(
+            r"(?:\s+procent)?(?:\s+(?!(?:in|over|binnen|van|de|het|een|dat|die|tot|en|of)\b)[a-z]+)?",
+            text[number.end() :],
+        )
         return number.group(0) + (tail.group(0) if tail else "")
 
     def review_question(self, session: Session, question_key: str) -> list[Advice]:

@@ -163,12 +163,14 @@ class Chat(_Model):
 
     id: str
     is_group: bool = False
+    version: int = 0  # as stored; the store raises it with every write (see `Store.write_turns`)
     active: str | None = None
     sessions: dict[str, Session] = Field(default_factory=dict)
     roles: dict[str, Role] = Field(default_factory=dict)
     names: dict[str, str] = Field(default_factory=dict)
     last_query: str | None = None
     last_offset: int = 0
+    last_recognised: bool = False
     offered: list[Suggestion] = Field(default_factory=list)  # the numbered list `/neem N` adopts from
     offered_for: str | None = None  # the question they were offered at; None: a search, valid anywhere
 

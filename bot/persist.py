@@ -4,27 +4,18 @@
 all chats that are waiting at the same moment go into one transaction (one fsync) instead of
 one each; so do the replies of those turns (the outbox) and the removal of replies that were
 delivered. `ChatCache`: the state this process last stored per chat, so a turn does not have to
-read it back (write-through: it only ever holds what is in the store). Both assume one bot
-process per database, which Telegram enforces for long polling (409 Conflict).
+read it back (write-through: it only ever holds what is in the store). The cache may be
+stale when another process wrote the chat: a turn then fails its version check (`Conflict`) and
+is run again on the stored state, so nothing is lost with several processes on one database.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from dataclasses import dataclass
 
 from bot.compass import Chat
-from bot.store import EventKey, OutboxEntry, Store
-
-Item = tuple[Chat | None, EventKey | None, str | None]
-
-
-@dataclass(frozen=True)
-class _Write:
-    item: Item | None = None
-    outbox: OutboxEntry | None = None
-    delivered: EventKey | None = None
+from bot.store import EventKey, OutboxEntry, Store, TurnWrite
 
 
 class GroupCommit:
@@ -33,31 +24,29 @@ class GroupCommit:
         self.max_batch = max_batch
         self.commits = 0
         self.items = 0
-        self._pending: list[tuple[_Write, asyncio.Future[None]]] = []
+        self._pending: list[tuple[TurnWrite, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def save(
         self, chat: Chat | None, marker: EventKey | None, chat_id: str | None = None, *, outbox: str | None = None
     ) -> None:
-        """Store the chat (if any), the marker and the replies `outbox` (if any, only with a marker
-        and a chat id); returns once they are committed."""
+        """Store the chat (if any, with the version it becomes), the marker and the replies `outbox` (if
+        any, only with a marker and a chat id); returns once committed, or raises what the turn failed
+        with (`Conflict`: the chat changed meanwhile; `AlreadyProcessed`: the marker was there)."""
         entry = OutboxEntry(marker, chat_id, outbox) if outbox and marker and chat_id else None
-        await self._join(_Write(item=(chat, marker, chat_id), outbox=entry))
+        await self._enqueue(TurnWrite(chat, marker, chat_id, entry))
 
     def delivered(self, marker: EventKey) -> asyncio.Future[None]:
         """Remove the replies of `marker` from the outbox with the next commit, without waiting for
         it: a crash before that commit only means the reply is sent once more at the next start."""
-        return self._enqueue(_Write(delivered=marker))
+        return self._enqueue(TurnWrite(delivered=marker))
 
     async def flush(self) -> None:
         """Wait until everything queued is committed (at shutdown)."""
         while self._writer is not None and not self._writer.done():
             await asyncio.shield(self._writer)
 
-    async def _join(self, write: _Write) -> None:
-        await self._enqueue(write)
-
-    def _enqueue(self, write: _Write) -> asyncio.Future[None]:
+    def _enqueue(self, write: TurnWrite) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((write, future))
         if self._writer is None or self._writer.done():
@@ -69,12 +58,7 @@ class GroupCommit:
             await asyncio.sleep(0)  # turns that are ready right now join this commit
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
             try:
-                writes = [write for write, _ in batch]
-                await self.store.save_many(
-                    [w.item for w in writes if w.item is not None],
-                    outbox=[w.outbox for w in writes if w.outbox is not None],
-                    delivered=[w.delivered for w in writes if w.delivered is not None],
-                )
+                failures = await self.store.write_turns([write for write, _ in batch])
             except Exception as exc:
                 for _, future in batch:
                     if not future.done():
@@ -82,9 +66,13 @@ class GroupCommit:
                 continue
             self.commits += 1
             self.items += len(batch)
-            for _, future in batch:
-                if not future.done():
+            for (_, future), failure in zip(batch, failures, strict=True):
+                if future.done():
+                    continue
+                if failure is None:
                     future.set_result(None)
+                else:
+                    future.set_exception(failure)
 
 
 class ChatCache:

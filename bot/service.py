@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot.compass import Chat
@@ -24,12 +25,16 @@ from bot.engine.context import MAX_POLL_OPTIONS
 from bot.events import Event, LLMRequest, Outcome, Proposal, ProposalFailed
 from bot.llm import LLMService, LLMUnavailable
 from bot.persist import ChatCache, GroupCommit
-from bot.store import EventKey, Store
+from bot.store import AlreadyProcessed, Conflict, EventKey, Store
 
 log = logging.getLogger(__name__)
 
+# How often a turn is run again when its chat changed underneath it before it gives up.
+MAX_ATTEMPTS = 20
 # Turns an outcome into the transport's own serialisation of its replies, stored in the outbox.
 Planner = Callable[[Outcome], str | None]
+# Called after /vergeet with the chat as it is now, to remove the person from what lives outside the store.
+EraseHook = Callable[[Chat], Awaitable[None]]
 
 
 async def fulfil(service: LLMService, request: LLMRequest) -> Proposal | ProposalFailed:
@@ -52,7 +57,6 @@ async def fulfil(service: LLMService, request: LLMRequest) -> Proposal | Proposa
     except (LLMUnavailable, ValueError) as exc:
         log.info("Taalmodel gaf geen bruikbaar antwoord: %s", exc.__class__.__name__)
         return ProposalFailed(request=request, at=datetime.now(UTC))
-
 
 
 class ChatLocks:
@@ -84,10 +88,13 @@ class StoreFailure(Exception):
 
 
 class KompasService:
-    def __init__(self, engine: Engine, store: Store, *, llm: LLMService | None = None) -> None:
+    def __init__(
+        self, engine: Engine, store: Store, *, llm: LLMService | None = None, on_erase: EraseHook | None = None
+    ) -> None:
         self.engine = engine
         self.store = store
         self.llm = llm
+        self.on_erase = on_erase
         self.locks = ChatLocks()
         self.commits = GroupCommit(store)
         self.cache = ChatCache()
@@ -135,18 +142,30 @@ class KompasService:
         `plan` gives the replies to keep in the outbox until the transport delivered them."""
         chat = state if state is not None else await self.load(key, is_group=is_group)
         loop = asyncio.get_running_loop()
-        outcome: Outcome = await loop.run_in_executor(self._engine_thread, self.engine.handle, chat, event)
-        payload = plan(outcome) if plan is not None else None
-        changed = outcome.chat if outcome.changed else None
-        if changed is not None or marker is not None or payload:
+        for _ in range(MAX_ATTEMPTS):
+            outcome: Outcome = await loop.run_in_executor(self._engine_thread, self.engine.handle, chat, event)
+            payload = plan(outcome) if plan is not None else None
+            changed = outcome.chat.model_copy(update={"version": chat.version + 1}) if outcome.changed else None
             try:
-                await self.commits.save(changed, marker, key, outbox=payload)
+                if changed is not None or marker is not None or payload:
+                    await self.commits.save(changed, marker, key, outbox=payload)
+                break
+            except Conflict:
+                # Another turn (another process) wrote the chat since it was read: the engine is
+                # pure, so the turn simply runs again on what is stored now.
+                self.cache.drop(key)
+                chat = await self.load(key, is_group=is_group)
+            except AlreadyProcessed:
+                raise
             except Exception as exc:
                 raise StoreFailure(exc.__class__.__name__) from exc
+        else:
+            raise StoreFailure("Conflict")
         if changed is not None:
             self.cache.put(changed)
+            outcome = replace(outcome, chat=changed)
         if outcome.erased:
-            await self.scrub()
+            await self.erase(outcome.chat, keep=marker)
         return outcome
 
     async def handle(self, key: str, event: Event, *, is_group: bool = False) -> Outcome:
@@ -173,13 +192,17 @@ class KompasService:
                 return None
             return await self.turn(key, event, state=state, plan=plan)
 
-    async def scrub(self) -> None:
-        """After /vergeet: the removed data must not linger on disk either."""
+    async def erase(self, chat: Chat, *, keep: EventKey | None = None) -> None:
+        """After /vergeet: what the engine removed must not linger anywhere else either: replies still
+        waiting in the outbox (they may quote the person), exports on disk, old pages of the database file."""
         try:
             await self.commits.flush()
+            await self.store.drop_outbox(chat.id, keep=keep)
+            if self.on_erase is not None:
+                await self.on_erase(chat)
             await self.store.scrub()
         except Exception as exc:
-            log.warning("Opschonen van de database na /vergeet mislukt: %s", exc.__class__.__name__)
+            log.warning("Opschonen na /vergeet mislukt: %s", exc.__class__.__name__)
 
     def forget_cached(self, *keys: str) -> None:
         self.cache.drop(*keys)

@@ -25,12 +25,14 @@ from sqlalchemy import (
     Text,
     delete,
     event,
+    insert,
     inspect,
     select,
     update,
 )
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.expression import Executable
 
@@ -46,6 +48,14 @@ class StoreError(Exception):
     """The database cannot be opened or used; the message is meant for the operator."""
 
 
+class Conflict(Exception):
+    """Another turn (perhaps in another process) changed the chat since it was read: run the turn again."""
+
+
+class AlreadyProcessed(Exception):
+    """The event's marker is stored already (another process handled it): the turn is dropped."""
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -57,6 +67,8 @@ class ChatRow(Base):
     is_group: Mapped[bool] = mapped_column(Boolean, default=False)
     state: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Raised by every write; a turn writes only if the chat still has the version it read.
+    version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class SessionRow(Base):
@@ -135,6 +147,18 @@ class OutboxEntry:
 
 
 @dataclass(frozen=True)
+class TurnWrite:
+    """What one turn stores: its chat (with the version it becomes), its event marker, its replies,
+    or the removal of delivered replies."""
+
+    chat: Chat | None = None
+    marker: EventKey | None = None
+    chat_id: str | None = None
+    outbox: OutboxEntry | None = None
+    delivered: EventKey | None = None
+
+
+@dataclass(frozen=True)
 class SessionSummary:
     chat_id: str
     id: str
@@ -188,10 +212,21 @@ def _current_revision(connection: Connection) -> str | None:
     return rows[0][0] if len(rows) == 1 else None
 
 
+# Key of the PostgreSQL advisory lock around the schema upgrade ("kompas" in ASCII; any constant will do:
+# advisory locks are per database, so other databases on the same server are not held up).
+MIGRATION_LOCK_KEY = 0x6B6F6D706173
+
+
 def _upgrade(connection: Connection) -> None:
     head = head_revision()
     if head is not None and _current_revision(connection) == head:
         return  # already up to date: no need to load alembic
+    if connection.dialect.name == "postgresql":
+        # Several processes may start at once on a fresh or older database. One upgrades; the others
+        # wait here until its transaction commits (the lock is released with it), then find the head.
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
+        if head is not None and _current_revision(connection) == head:
+            return
     from alembic import command
 
     command.upgrade(alembic_config(connection), "head")
@@ -245,6 +280,7 @@ class Store:
             if row is None:
                 return None
             chat = Chat.model_validate_json(row.state)
+            chat.version = row.version
             result = await db.execute(
                 select(SessionRow).where(SessionRow.chat_id == chat_id).order_by(SessionRow.created_at)
             )
@@ -252,26 +288,17 @@ class Store:
             return chat
 
     async def save_chat(self, chat: Chat, marker: EventKey | None = None) -> None:
-        """Write the chat, all its compasses and the event marker in one transaction."""
-        now = datetime.now(UTC)
-        async with self._sessions.begin() as db:
-            head = chat.model_copy(update={"sessions": {}})
-            await db.merge(ChatRow(id=chat.id, is_group=chat.is_group, state=head.model_dump_json(), updated_at=now))
-            for session in chat.sessions.values():
-                await db.merge(
-                    SessionRow(
-                        chat_id=chat.id,
-                        id=session.id,
-                        vraagstuk=session.vraagstuk,
-                        state=session.model_dump_json(),
-                        created_at=session.created_at,
-                        updated_at=session.updated_at,
-                    )
-                )
-            if marker is not None:
-                db.add(
-                    ProcessedEventRow(source=marker.source, event_id=marker.event_id, chat_id=chat.id, processed_at=now)
-                )
+        """Write the chat, all its compasses and the event marker in one transaction, whatever version
+        is stored (for tools and tests; turns go through `write_turns`, which checks the version)."""
+        async with self._sessions() as db:
+            stored = await db.get(ChatRow, chat.id)
+            current = stored.version if stored is not None else 0
+        [failure] = await self.write_turns(
+            [TurnWrite(chat.model_copy(update={"version": current + 1}), marker, chat.id)]
+        )
+        if failure is not None:
+            raise failure
+        chat.version = current + 1
 
     async def mark_processed(self, marker: EventKey, chat_id: str | None = None) -> None:
         """Record an event that changed nothing, so it is not handled twice."""
@@ -370,13 +397,24 @@ class Store:
             ]
 
     async def find_session(self, name: str) -> SessionSummary | None:
-        """A compass by `chat/slug`, by slug, or by its issue as typed."""
+        """A compass by `chat/slug`, by slug, by its issue as typed, or by the start of either.
+
+        A start that fits several compasses raises `StoreError` naming them, so the user can pick."""
+        sessions = await self.list_sessions()
         wanted_chat, _, wanted = name.rpartition("/")
+        if wanted_chat and not any(s.chat_id == wanted_chat for s in sessions):
+            wanted_chat, wanted = "", name  # a '/' inside the issue itself ("wonen/zorg")
         slug = slugify(wanted)
-        matches = [
-            s for s in await self.list_sessions() if s.id == slug and (not wanted_chat or s.chat_id == wanted_chat)
-        ]
-        return matches[0] if matches else None
+        here = [s for s in sessions if not wanted_chat or s.chat_id == wanted_chat]
+        exact = [s for s in here if s.id == slug]
+        if exact:
+            return exact[0]
+        starts = [s for s in here if s.id.startswith(slug) or s.vraagstuk.lower().startswith(wanted.lower())]
+        if len(starts) > 1:
+            names = ", ".join(f"{s.chat_id}/{s.id}" for s in starts)
+            example = f"{starts[0].chat_id}/{starts[0].id}"
+            raise StoreError(f"Meer kompassen beginnen met '{wanted}': {names}. Noem er één, bijvoorbeeld {example}.")
+        return starts[0] if starts else None
 
     async def save_many(
         self,
@@ -385,52 +423,93 @@ class Store:
         outbox: Sequence[OutboxEntry] = (),
         delivered: Sequence[EventKey] = (),
     ) -> None:
-        """Group commit: many chats and event markers in ONE transaction (one commit, one fsync).
+        """Many chats and event markers in ONE transaction (see `write_turns`); raises the first failure.
 
         Each `(chat, marker, chat_id)` is stored like `save_chat(chat, marker)`, or, without a chat,
-        like `mark_processed(marker, chat_id)`. For transports that handle many chats at once.
-        `outbox` adds the replies of those events; `delivered` removes replies that were sent.
-        """
+        like `mark_processed(marker, chat_id)`. `outbox` adds replies; `delivered` removes sent ones."""
+        by_marker = {entry.marker: entry for entry in outbox}
+        writes = [
+            TurnWrite(
+                chat.model_copy(update={"version": chat.version + 1}) if chat is not None else None,
+                marker,
+                chat_id,
+                by_marker.pop(marker, None) if marker else None,
+            )
+            for chat, marker, chat_id in items
+        ]
+        writes += [TurnWrite(None, None, entry.chat_id, entry) for entry in by_marker.values()]
+        writes += [TurnWrite(delivered=marker) for marker in delivered]
+        for failure in await self.write_turns(writes):
+            if failure is not None:
+                raise failure
+
+    async def write_turns(self, writes: Sequence[TurnWrite]) -> list[Exception | None]:
+        """Group commit: the turns of many chats in one transaction (one commit, one fsync).
+
+        Each turn has its own savepoint: it writes its chat only over the version it read (else
+        `Conflict`) and inserts its event's marker (already there: `AlreadyProcessed`), together with
+        its replies for the outbox; a turn that fails leaves the others in the commit. Returns, per
+        write, None or the exception that turn failed with."""
         now = datetime.now(UTC)
-        chats: dict[str, dict[str, object]] = {}
-        sessions: dict[tuple[str, str], dict[str, object]] = {}
-        markers: dict[tuple[str, int], dict[str, object]] = {}
-        for chat, marker, chat_id in items:
-            if chat is not None:
-                head = chat.model_copy(update={"sessions": {}})
-                chats[chat.id] = {
-                    "id": chat.id,
-                    "is_group": chat.is_group,
-                    "state": head.model_dump_json(),
-                    "updated_at": now,
-                }
-                for session in chat.sessions.values():
-                    sessions[(chat.id, session.id)] = {
-                        "chat_id": chat.id,
-                        "id": session.id,
-                        "vraagstuk": session.vraagstuk,
-                        "state": session.model_dump_json(),
-                        "created_at": session.created_at,
-                        "updated_at": session.updated_at,
-                    }
-            if marker is not None:
-                markers[(marker.source, marker.event_id)] = {
-                    "source": marker.source,
-                    "event_id": marker.event_id,
-                    "chat_id": chat.id if chat is not None else chat_id,
-                    "processed_at": now,
-                }
+        failures: list[Exception | None] = []
         async with self._engine.begin() as connection:
             dialect = connection.dialect.name
-            for table, keys, rows in (
-                (ChatRow.__table__, ("id",), list(chats.values())),
-                (SessionRow.__table__, ("chat_id", "id"), list(sessions.values())),
-                (ProcessedEventRow.__table__, ("source", "event_id"), list(markers.values())),
-            ):
-                if rows:
-                    await connection.execute(_upsert(dialect, table, keys), rows)
-            if outbox:
-                rows = [
+            for write in writes:
+                try:
+                    async with connection.begin_nested():
+                        await self._write_turn(connection, dialect, write, now)
+                    failures.append(None)
+                except (Conflict, AlreadyProcessed) as failure:
+                    failures.append(failure)
+                except IntegrityError:
+                    failures.append(AlreadyProcessed(f"{write.marker}"))
+        return failures
+
+    async def _write_turn(self, connection: AsyncConnection, dialect: str, write: TurnWrite, now: datetime) -> None:
+        chat = write.chat
+        if chat is not None:
+            head = chat.model_copy(update={"sessions": {}}).model_dump_json()
+            values = {"is_group": chat.is_group, "state": head, "updated_at": now, "version": chat.version}
+            updated = await connection.execute(
+                update(ChatRow).where(ChatRow.id == chat.id, ChatRow.version == chat.version - 1).values(**values)
+            )
+            if not updated.rowcount:
+                inserted = await connection.execute(
+                    _insert(dialect, ChatRow.__table__).on_conflict_do_nothing(index_elements=["id"]),
+                    [{"id": chat.id, **values}],
+                )
+                if not inserted.rowcount or chat.version != 1:
+                    raise Conflict(chat.id)
+            sessions = [
+                {
+                    "chat_id": chat.id,
+                    "id": session.id,
+                    "vraagstuk": session.vraagstuk,
+                    "state": session.model_dump_json(),
+                    "created_at": session.created_at,
+                    "updated_at": session.updated_at,
+                }
+                for session in chat.sessions.values()
+            ]
+            if sessions:
+                await connection.execute(_upsert(dialect, SessionRow.__table__, ("chat_id", "id")), sessions)
+        if write.marker is not None:
+            await connection.execute(
+                insert(ProcessedEventRow),
+                [
+                    {
+                        "source": write.marker.source,
+                        "event_id": write.marker.event_id,
+                        "chat_id": chat.id if chat is not None else write.chat_id,
+                        "processed_at": now,
+                    }
+                ],
+            )
+        if write.outbox is not None:
+            entry = write.outbox
+            await connection.execute(
+                _upsert(dialect, OutboxRow.__table__, ("source", "event_id")),
+                [
                     {
                         "source": entry.marker.source,
                         "event_id": entry.marker.event_id,
@@ -438,18 +517,25 @@ class Store:
                         "actions": entry.actions,
                         "created_at": now,
                     }
-                    for entry in outbox
-                ]
-                await connection.execute(_upsert(dialect, OutboxRow.__table__, ("source", "event_id")), rows)
-            by_source: dict[str, list[int]] = {}
-            for marker in delivered:
-                by_source.setdefault(marker.source, []).append(marker.event_id)
-            for source, event_ids in by_source.items():
-                await connection.execute(
-                    delete(OutboxRow).where(OutboxRow.source == source, OutboxRow.event_id.in_(event_ids))
+                ],
+            )
+        if write.delivered is not None:
+            await connection.execute(
+                delete(OutboxRow).where(
+                    OutboxRow.source == write.delivered.source, OutboxRow.event_id == write.delivered.event_id
                 )
+            )
 
     # ----------------------------------------------------------------- outbox
+
+    async def drop_outbox(self, chat_id: str, *, keep: EventKey | None = None) -> int:
+        """Remove the chat's undelivered replies (but `keep`'s): after /vergeet they may quote the person."""
+        query = delete(OutboxRow).where(OutboxRow.chat_id == chat_id)
+        if keep is not None:
+            query = query.where(~((OutboxRow.source == keep.source) & (OutboxRow.event_id == keep.event_id)))
+        async with self._sessions.begin() as db:
+            result = await db.execute(query)
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def undelivered(self, source: str, chat_id: str | None = None) -> list[OutboxEntry]:
         """Replies still to be delivered (of one chat, or of all), per chat in the order of their events."""
@@ -495,16 +581,20 @@ class Store:
             await db.execute(update(PollRow).where(PollRow.chat_id == old_id).values(chat_id=new_id))
 
 
-def _upsert(dialect: str, table: Any, keys: tuple[str, ...]) -> Executable:
-    """INSERT ... ON CONFLICT DO UPDATE (SQLite, PostgreSQL); markers and outbox rows are only inserted once."""
+def _insert(dialect: str, table: Any) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (SQLite, PostgreSQL)."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     if dialect == "postgresql":
-        statement: Any = postgresql.insert(table)
-    elif dialect == "sqlite":
-        statement = sqlite.insert(table)
-    else:  # pragma: no cover - other databases are not supported by the store
-        raise StoreError(f"Database {dialect} wordt niet ondersteund.")
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise StoreError(f"Database {dialect} wordt niet ondersteund.")  # pragma: no cover
+
+
+def _upsert(dialect: str, table: Any, keys: tuple[str, ...]) -> Executable:
+    """INSERT ... ON CONFLICT DO UPDATE (SQLite, PostgreSQL); markers and outbox rows are only inserted once."""
+    statement: Any = _insert(dialect, table)
     if table.name in (ProcessedEventRow.__tablename__, OutboxRow.__tablename__):
         return statement.on_conflict_do_nothing(index_elements=list(keys))
     updates = {column.name: statement.excluded[column.name] for column in table.columns if column.name not in keys}

@@ -5,8 +5,10 @@ parse, 4096 characters, 64-byte callback data, the fixed reaction list, 2-10 pol
 keeps a queue of updates with real getUpdates offset semantics (long polling included), records
 every call, and can fail on purpose: `fail` (429 with retry_after, 500, 502), `slow` (answer after
 a delay, e.g. past the client's read timeout; the call takes effect, like Telegram would),
-`drop` (close the connection without an answer), `hang` (until released). Private chats of people
-in `no_private` refuse messages (403), like Telegram does for someone who never started the bot.
+`drop` (close the connection without an answer), `hang` (until released). A getUpdates that is still
+waiting when a newer one arrives is ended with 409 Conflict, as Telegram does with two pollers.
+Private chats of people in `no_private` refuse messages (403), like Telegram does for someone who
+never started the bot.
 The update builders produce realistic Telegram JSON. Nothing here imports the bot: it talks HTTP only.
 """
 
@@ -66,6 +68,10 @@ class BadRequest(Exception):
 
 class Forbidden(BadRequest):
     code = 403
+
+
+class Conflict(BadRequest):
+    code = 409
 
 
 def user(uid: int, first_name: str, *, username: str | None = None) -> dict[str, Any]:
@@ -162,6 +168,9 @@ class FakeBotApi:
         self._ids = itertools.count(1000)
         self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
         self._update_ids = itertools.count(5001)
+        self._poll_ids = itertools.count(1)
+        self._current_poll = 0
+        self.conflicts = 0  # getUpdates calls ended with 409 Conflict by a newer one
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._closing = False
@@ -322,7 +331,11 @@ class FakeBotApi:
         return True
 
     async def _m_getUpdates(self, params: dict[str, Any], files: Any) -> list[dict[str, Any]]:
+        """Like Telegram: a newer getUpdates ends a waiting one with 409 Conflict (two pollers on one token)."""
         self.fetches += 1
+        me = next(self._poll_ids)
+        self._current_poll = me
+        await self._notify()  # a long poll that is waiting now learns it was overtaken
         offset = int(params.get("offset") or 0)
         limit = int(params.get("limit") or 100)
         timeout = float(params.get("timeout") or 0)
@@ -338,6 +351,12 @@ class FakeBotApi:
                     await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
                 except TimeoutError:
                     break
+                if self._current_poll != me:
+                    self.conflicts += 1
+                    raise Conflict(
+                        "Conflict: terminated by other getUpdates request; "
+                        "make sure that only one bot instance is running"
+                    )
         return self.updates[:limit]
 
     def _chat_of(self, chat_id: int) -> dict[str, Any]:
@@ -395,9 +414,13 @@ class FakeBotApi:
         content: dict[str, Any] = {"text": plain}
         if markup and "inline_keyboard" in markup:
             content["reply_markup"] = markup
+        replied = self.messages.get((int(params["chat_id"]), (params.get("reply_parameters") or {}).get("message_id")))
+        if replied is not None:  # as Telegram does: the message it answers travels with it
+            content["reply_to_message"] = {k: v for k, v in replied.items() if not k.startswith("_")}
         message = self._bot_message(int(params["chat_id"]), **content)
         message["_html"] = text
         message["_markup"] = markup
+        message["_reply_to"] = (params.get("reply_parameters") or {}).get("message_id")
         return {k: v for k, v in message.items() if not k.startswith("_")}
 
     def _m_editMessageText(self, params: dict[str, Any], files: Any) -> dict[str, Any]:
@@ -671,6 +694,18 @@ class FakeBotApi:
             if (message.get("_markup") or {}).get("force_reply"):
                 return message
         raise LookupError(f"no question with ForceReply in chat {chat_id}")
+
+    def own_prompt(self, chat_id: int, user_id: int) -> dict[str, Any] | None:
+        """The latest follow-up question meant for one person: a reply to their message, with an input
+        field (selective ForceReply) or choice buttons; None if the bot asks them nothing now."""
+        for message in reversed(self._by_bot[chat_id]):
+            replied = self.messages.get((chat_id, message.get("_reply_to") or 0))
+            markup = message.get("_markup") or {}
+            if replied is None or replied["from"]["id"] != user_id:
+                continue
+            if (markup.get("force_reply") and markup.get("selective")) or markup.get("inline_keyboard"):
+                return message
+        return None
 
     def last_keyboard(self, chat_id: int) -> dict[str, Any]:
         for message in reversed(self._by_bot[chat_id]):

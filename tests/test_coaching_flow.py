@@ -35,7 +35,8 @@ SCRIPT: list[tuple[str, bool]] = [
     ("/overslaan", False),
     ("/stap 3", False),
     ("Schuldhulpmaatje", False),
-    ("Vrijwilligers van Schuldhulpmaatje", False),  # also makes clear it is informal
+    ("Vrijwilligers van Schuldhulpmaatje", False),
+    ("informeel", False),
     ("bestaat al", False),
     ("/overslaan", False),
     ("/overslaan", True),  # no result and no expectation: ask for the link

@@ -337,14 +337,17 @@ def test_word_has_the_table_and_a4(rich: CompassDocument) -> None:
     assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)
     headings = [p.text for p in document.paragraphs if p.style.name.startswith("Heading")]
     assert any("Stap 2" in h and "Maatschappelijk resultaat" in h for h in headings)
-    table = document.tables[0]
+    summary = [[cell.text for cell in row.cells] for row in document.tables[0].rows]  # the one-page summary first
+    assert summary[0][0].strip().startswith("1 · Monitoring en ambities")
+    assert "2 · Maatschappelijk resultaat" in summary[0][1]
+    table = document.tables[3]
     rows = [[cell.text for cell in row.cells] for row in table.rows]
     assert rows[0] == ["AMBITIE", "MAATSCHAPPELIJK RESULTAAT", "INDICATOR"]
     assert rows[1][0].startswith("1.1 We willen dat ouderen zich gesteund voelen")
     assert rows[1][1].startswith("2.1 Over vier jaar voelen 10% minder")
     assert "Aandeel 75-plussers" in rows[1][2] and "GGD-gezondheidsmonitor" in rows[1][2]
     assert rows[2][1].startswith("2.2")
-    activities = [[cell.text for cell in row.cells] for row in document.tables[1].rows]
+    activities = [[cell.text for cell in row.cells] for row in document.tables[4].rows]
     assert activities[1][0].startswith("3.1 Huisbezoeken") and activities[1][2] == "2.1, 2.2"
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from bot.service import fulfil
 from bot.compass import Chat
 from bot.engine import Actor, Engine, Proposal, ProposalFailed, Text
 from bot.flows import Flow, Texts
 from bot.llm import LLMService, load_prompts
+from bot.service import fulfil
 
 from .conftest import Clock
 from .test_suggestions import FakeKnowledge

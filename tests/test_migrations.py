@@ -1,13 +1,15 @@
-"""Upgrades keep data: a database made by an older schema (revision 0001, 0002) migrates forward on open."""
+"""Upgrades keep data: a database made by an older schema (revision 0001, 0002) migrates forward on open.
+
+On SQLite, and on PostgreSQL too when KOMPAS_TEST_DATABASE_URL is set (the `database_url` fixture)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.compass import Chat, Contribution, Session
 from bot.engine import Engine
@@ -19,11 +21,11 @@ from .conftest import Clock
 AT = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 
 
-def old_database(path: Path, revision: str = "0001") -> None:
+async def old_database(url: str, revision: str = "0001") -> None:
     """Schema `revision`, filled the way the store of 0001 wrote it (plain rows, JSON states)."""
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
     session = Session(
         id="eenzaamheid",
         chat_id="-100",
@@ -38,37 +40,49 @@ def old_database(path: Path, revision: str = "0001") -> None:
         next_id=2,
     )
     head = Chat(id="-100", is_group=True, active="eenzaamheid", names={"1": "Fatima", "2": "Pieter"})
-    with engine.begin() as connection:
-        assert "outbox" not in inspect(connection).get_table_names()
-        assert ("polls" in inspect(connection).get_table_names()) == (revision != "0001")
-        connection.execute(
-            text("INSERT INTO chats (id, is_group, state, updated_at) VALUES (:id, 1, :state, :at)"),
-            {"id": "-100", "state": head.model_dump_json(), "at": AT},
+    async with engine.begin() as connection:
+        tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+        assert "outbox" not in tables
+        assert ("polls" in tables) == (revision != "0001")
+        await connection.execute(
+            text("INSERT INTO chats (id, is_group, state, updated_at) VALUES (:id, :group, :state, :at)"),
+            {"id": "-100", "group": True, "state": head.model_dump_json(), "at": AT},
         )
-        connection.execute(
+        await connection.execute(
             text(
                 "INSERT INTO sessions (chat_id, id, vraagstuk, state, created_at, updated_at) "
                 "VALUES ('-100', 'eenzaamheid', 'eenzaamheid', :state, :at, :at)"
             ),
             {"state": session.model_dump_json(), "at": AT},
         )
-        connection.execute(
+        await connection.execute(
             text(
                 "INSERT INTO processed_events (source, event_id, chat_id, processed_at) "
                 "VALUES ('telegram', 41, '-100', :at)"
             ),
             {"at": AT},
         )
-    engine.dispose()
+    await engine.dispose()
+
+
+async def schema_of(url: str) -> tuple[str | None, set[str]]:
+    """The alembic revision and the tables of a database."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+            tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+    finally:
+        await engine.dispose()
+    return version, tables
 
 
 async def test_a_database_of_revision_0001_opens_with_its_data_intact(
-    tmp_path: Path, engine: Engine, clock: Clock
+    database_url: str, engine: Engine, clock: Clock
 ) -> None:
-    path = tmp_path / "oud.db"
-    old_database(path)
+    await old_database(database_url)
 
-    store = await Store.open(f"sqlite+aiosqlite:///{path}")
+    store = await Store.open(database_url)
     try:
         chat = await store.load_chat("-100")
         assert chat is not None and chat.session is not None
@@ -87,27 +101,24 @@ async def test_a_database_of_revision_0001_opens_with_its_data_intact(
     finally:
         await store.close()
 
-    check = create_engine(f"sqlite:///{path}")
-    with check.connect() as connection:
-        version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-        assert {"polls", "outbox"} <= set(inspect(connection).get_table_names())
-    check.dispose()
+    version, tables = await schema_of(database_url)
+    assert {"polls", "outbox"} <= tables
     assert version == head_revision()
 
 
-async def test_a_database_of_revision_0002_gains_the_outbox(tmp_path: Path) -> None:
-    path = tmp_path / "oud.db"
-    old_database(path, "0002")
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.begin() as connection:
-        connection.execute(
+async def test_a_database_of_revision_0002_gains_the_outbox(database_url: str) -> None:
+    await old_database(database_url, "0002")
+    engine = create_async_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.execute(
             text(
-                "INSERT INTO polls (poll_id, chat_id, message_id, created_at, closed) VALUES ('p0', '-100', 3, :at, 0)"
-            ).bindparams(at=AT)
+                "INSERT INTO polls (poll_id, chat_id, message_id, created_at, closed) "
+                "VALUES ('p0', '-100', 3, :at, :closed)"
+            ).bindparams(at=AT, closed=False)
         )
-    engine.dispose()
+    await engine.dispose()
 
-    store = await Store.open(f"sqlite+aiosqlite:///{path}")
+    store = await Store.open(database_url)
     try:
         assert (await store.find_poll("p0")) is not None
         chat = await store.load_chat("-100")

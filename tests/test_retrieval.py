@@ -16,6 +16,7 @@ import pytest
 
 from bot.config import Settings
 from bot.content import content_dir
+from bot.knowledge.corpus import item_id
 from bot.knowledge.dutch import DutchAnalyzer, SynonymFileError, load_lexicon
 from bot.knowledge.evaluation import run_evaluation
 from bot.knowledge.retriever import MEASURE_TERM, HybridRetriever, KnowledgeBase, open_knowledge
@@ -173,6 +174,67 @@ def test_hits_are_complete(kb: KnowledgeBase) -> None:
     assert len(hits[0].fragment) <= 240
 
 
+def test_a_hit_opens_with_the_items_own_summary(kb: KnowledgeBase) -> None:
+    """Not a sentence from the middle ("Dat voorkomt dat mensen terugvallen in schulden.")."""
+    for query in ("schulden voorkomen nazorg", "kinderen in armoede laten meedoen", "eenzame ouderen"):
+        for hit in kb.search(query, 5):
+            item = kb.item(hit.item_id)
+            assert item is not None
+            assert hit.fragment == hit.samenvatting == item.summary
+            first = item.body.split(".")[0]
+            assert hit.fragment.startswith(first[:40]), (hit.item_id, hit.fragment)
+
+
+def test_hits_carry_the_recognition_fields(kb: KnowledgeBase) -> None:
+    gsa = next(h for h in kb.search("gender sexuality alliance school", 5) if "gay-straight" in h.item_id)
+    assert gsa.erkend and gsa.beoordeling == "goed onderbouwd" and gsa.beoordeling_jaar == 2020
+    assert gsa.beoordeling_bron and gsa.bron_soort == "primair"
+    julia = next(
+        h for h in kb.search("meisjes loverboy seksueel grensoverschrijdend", 5) if h.item_id.endswith("julia")
+    )
+    assert "herbeoordeling" in julia.toelichting and julia.stappen == (3, 4)
+    secondary = [i for c in kb.index.chunks if (i := kb.item(c.item_id)) is not None and i.bron_soort == "secundair"]
+    assert secondary, "expected some items on a secondary source"
+    key = item_id(secondary[0])
+    hit = next(h for h in kb.search(secondary[0].titel, 10) if h.item_id == key)
+    assert hit.secundair
+
+
+def test_erkend_keeps_only_recognised_interventions(kb: KnowledgeBase) -> None:
+    hits = kb.search("opvoeden ondersteuning ouders", 10, erkend=True)
+    assert hits and all(h.erkend and h.beoordeling != "onbekend" for h in hits)
+    assert all(h.soort in ("interventie", "methode") for h in hits)
+    assert len(kb.search("eenzaamheid", 50, erkend=True)) < len(kb.search("eenzaamheid", 50))
+
+
+def test_compass_themes_are_a_preference_not_a_filter(kb: KnowledgeBase) -> None:
+    """Issue 13: in an armoede compass, "hoe bereik je eenoudergezinnen" answers for armoede."""
+    query = "hoe bereik je eenoudergezinnen"
+    general = kb.search(query, 5)
+    preferred = kb.search(query, 5, prefer_themes=("armoede-schulden",))
+
+    def armoede(hits: list) -> list[int]:  # type: ignore[type-arg]
+        return [h.rank for h in hits if "armoede-schulden" in h.themas]
+
+    assert len(armoede(preferred)) >= 2 > len(armoede(general))
+    assert min(armoede(preferred)) <= 2
+    # a preference, not a filter: the best general hit is still there
+    assert general[0].item_id in [h.item_id for h in preferred]
+    # a clear question on another theme still gets that theme
+    lonely = kb.search("wat helpt tegen eenzaamheid bij ouderen", 5, prefer_themes=("armoede-schulden",))
+    assert sum("eenzaamheid" in h.themas for h in lonely) >= 3
+    # no preference: exactly the general ranking
+    assert [h.item_id for h in kb.search(query, 5, prefer_themes=())] == [h.item_id for h in general]
+
+
+def test_compass_step_is_a_preference(kb: KnowledgeBase) -> None:
+    query = "wat werkt bij mantelzorgers"
+    general = kb.search(query, 10)
+    at_step_5 = kb.search(query, 10, prefer_step=5)
+    assert sum(5 in h.stappen for h in at_step_5) >= sum(5 in h.stappen for h in general)
+    assert {h.item_id for h in at_step_5} & {h.item_id for h in general}
+
+
 def test_filters_apply_before_truncation(kb: KnowledgeBase) -> None:
     hits = kb.search("eenzaamheid", 10, soort="meetinstrument")
     assert len(hits) >= 3 and all(h.soort == "meetinstrument" for h in hits)
@@ -216,7 +278,7 @@ def test_langchain_retriever_returns_documents(kb: KnowledgeBase) -> None:
     assert len(docs) == 3
     meta = docs[0].metadata
     assert meta["rank"] == 1 and meta["score"] > 0 and "armoede-schulden" in meta["themas"]
-    assert {"soort", "beoordeling", "bron", "titel"} <= set(meta)
+    assert {"soort", "beoordeling", "bron", "titel", "bron_soort", "samenvatting"} <= set(meta)
 
 
 def test_lexical_only_when_no_dense_model(kb: KnowledgeBase, tmp_path: Path) -> None:

@@ -114,7 +114,9 @@ async def test_no_secret_in_logs_errors_or_messages(
         h = await start_bot(options={"read_timeout": 2.0, "http_attempts": 2, "poll_timeout": 0})
         for name in LOGGERS:  # the bot quietens httpx on start; look at everything anyway
             logging.getLogger(name).setLevel(logging.DEBUG)
-        h.bot.kompas.service.use_llm(LLMService(HttpChatModel(url=endpoint.url, api_key=LLM_KEY), load_prompts(), timeout=2))
+        h.bot.kompas.service.use_llm(
+            LLMService(HttpChatModel(url=endpoint.url, api_key=LLM_KEY), load_prompts(), timeout=2)
+        )
         api = h.api
         await h.say(TEAM, FATIMA, "/kompas eenzaamheid")
         api.fail("getUpdates", 502)

@@ -28,8 +28,8 @@ async def _send(store: Store, engine: Engine, clock: Clock, chat_id: str, actor:
         await store.save_chat(outcome.chat)
 
 
-async def test_restart_resumes_exactly(tmp_path: Path, engine: Engine, clock: Clock) -> None:
-    store = await Store.open(_url(tmp_path))
+async def test_restart_resumes_exactly(database_url: str, engine: Engine, clock: Clock) -> None:
+    store = await Store.open(database_url)
     for actor, text in [
         (ALICE, "/rol gemeente"),
         (ALICE, "/kompas mantelzorg"),
@@ -43,7 +43,7 @@ async def test_restart_resumes_exactly(tmp_path: Path, engine: Engine, clock: Cl
     before = await store.load_chat("g")
     await store.close()
 
-    reopened = await Store.open(_url(tmp_path))
+    reopened = await Store.open(database_url)
     after = await reopened.load_chat("g")
     await reopened.close()
     assert after == before
@@ -75,7 +75,13 @@ def test_a_session_stored_with_one_chat_wide_item_dialog_becomes_its_authors_dra
         "phase": "item",
         "pending": {"item_id": 2, "field_index": 1, "options": [], "suggestions": []},
         "contributions": [
-            {"id": 2, "question": "activiteiten", "text": "Mantelzorgcafé", "author_id": BOB.id, "at": clock().isoformat()}
+            {
+                "id": 2,
+                "question": "activiteiten",
+                "text": "Mantelzorgcafé",
+                "author_id": BOB.id,
+                "at": clock().isoformat(),
+            }
         ],
         "next_id": 3,
     }
@@ -84,8 +90,8 @@ def test_a_session_stored_with_one_chat_wide_item_dialog_becomes_its_authors_dra
     assert [(d.author_id, d.item_id, d.question) for d in session.drafts] == [(BOB.id, 2, "activiteiten")]
 
 
-async def test_event_markers(tmp_path: Path) -> None:
-    store = await Store.open(_url(tmp_path))
+async def test_event_markers(database_url: str) -> None:
+    store = await Store.open(database_url)
     key = EventKey("telegram", 1001)
     assert not await store.is_processed(key)
     await store.save_chat(Chat(id="c"), marker=key)
@@ -95,8 +101,8 @@ async def test_event_markers(tmp_path: Path) -> None:
     await store.close()
 
 
-async def test_move_chat_follows_supergroup_migration(tmp_path: Path, engine: Engine, clock: Clock) -> None:
-    store = await Store.open(_url(tmp_path))
+async def test_move_chat_follows_supergroup_migration(database_url: str, engine: Engine, clock: Clock) -> None:
+    store = await Store.open(database_url)
     await _send(store, engine, clock, "-100", ALICE, "/kompas armoede")
     await store.move_chat("-100", "-100200")
     assert await store.load_chat("-100") is None
@@ -128,10 +134,10 @@ async def test_bad_database_url_is_reported_without_secrets() -> None:
         await Store.open("dit is geen url")
 
 
-async def test_retention_removes_only_stale_compasses(tmp_path: Path, engine: Engine, clock: Clock) -> None:
+async def test_retention_removes_only_stale_compasses(database_url: str, engine: Engine, clock: Clock) -> None:
     from datetime import timedelta
 
-    store = await Store.open(_url(tmp_path))
+    store = await Store.open(database_url)
     await _send(store, engine, clock, "g", ALICE, "/kompas oud")
     await _send(store, engine, clock, "g", ALICE, "/kompas nieuw")
     chat = await store.load_chat("g")
@@ -144,8 +150,8 @@ async def test_retention_removes_only_stale_compasses(tmp_path: Path, engine: En
     await store.close()
 
 
-async def test_outbox_is_written_with_the_turn_kept_in_order_and_cleared(tmp_path: Path) -> None:
-    store = await Store.open(_url(tmp_path))
+async def test_outbox_is_written_with_the_turn_kept_in_order_and_cleared(database_url: str) -> None:
+    store = await Store.open(database_url)
     first, second, other = EventKey("telegram", 7), EventKey("telegram", 8), EventKey("telegram", 5)
     await store.save_many(
         [(Chat(id="b"), second, "b"), (Chat(id="a"), other, "a"), (None, first, "b")],
@@ -158,10 +164,10 @@ async def test_outbox_is_written_with_the_turn_kept_in_order_and_cleared(tmp_pat
     await store.close()
 
 
-async def test_retention_drops_the_outbox_of_a_chat_it_removes(tmp_path: Path) -> None:
+async def test_retention_drops_the_outbox_of_a_chat_it_removes(database_url: str) -> None:
     from datetime import UTC, datetime, timedelta
 
-    store = await Store.open(_url(tmp_path))
+    store = await Store.open(database_url)
     marker = EventKey("telegram", 9)
     await store.save_many([(Chat(id="leeg"), marker, "leeg")], outbox=[OutboxEntry(marker, "leeg", "[]")])
     await store.purge_inactive(30, now=datetime.now(UTC) + timedelta(days=20))

@@ -19,6 +19,7 @@ class FakeKnowledge:
     """Returns one hit per call for the requested kind and records every call."""
 
     calls: list[dict[str, object]] = field(default_factory=list)
+    preferences: list[dict[str, object]] = field(default_factory=list)
     broken: bool = False
 
     def search(
@@ -30,8 +31,12 @@ class FakeKnowledge:
         thema: str | None = None,
         soort: str | None = None,
         stap: int | None = None,
+        erkend: bool = False,
+        prefer_themes: tuple[str, ...] = (),
+        prefer_step: int | None = None,
     ) -> list[SearchHit]:
         self.calls.append({"query": query, "thema": thema, "soort": soort, "stap": stap, "offset": offset})
+        self.preferences.append({"erkend": erkend, "prefer_themes": prefer_themes, "prefer_step": prefer_step})
         if self.broken:
             raise RuntimeError("index weg")
         return [
@@ -41,7 +46,7 @@ class FakeKnowledge:
                 bron=f"https://example.org/{soort}",
                 score=1.0,
                 soort=soort or "interventie",
-                beoordeling="Erkend: goed onderbouwd",
+                beoordeling="goed onderbouwd",
                 fragment="Korte uitleg.",
             ),
         ]
@@ -127,3 +132,19 @@ def test_what_works_pages_with_more(flow: Flow, texts: Texts, clock: Clock) -> N
     assert "Wat werkt bij: eenzaamheid onder jongeren" in text and "Bron: https://example.org/" in text
     chat, _ = _send(engine, chat, clock, "/meer")
     assert [c["offset"] for c in knowledge.calls] == [0, 5]
+
+
+def test_what_works_in_a_compass_prefers_its_theme_and_step(flow: Flow, texts: Texts, clock: Clock) -> None:
+    knowledge = FakeKnowledge()
+    engine = _engine(flow, texts, knowledge)
+    chat, _ = _send(engine, Chat(id="c"), clock, "/watwerkt eenoudergezinnen bereiken")
+    assert knowledge.preferences[-1] == {"erkend": False, "prefer_themes": (), "prefer_step": None}  # general
+    chat, _ = _send(engine, chat, clock, "/kompas armoede en schulden")
+    chat, _ = _send(engine, chat, clock, "/stap 3")
+    chat, _ = _send(engine, chat, clock, "/watwerkt hoe bereik je eenoudergezinnen")
+    assert knowledge.preferences[-1] == {"erkend": False, "prefer_themes": ("armoede-schulden",), "prefer_step": 3}
+    chat, text = _send(engine, chat, clock, "/watwerkt erkend schuldhulp")
+    assert knowledge.preferences[-1]["erkend"] is True and knowledge.calls[-1]["query"] == "schuldhulp"
+    assert "<b>Erkend: goed onderbouwd</b>" in text
+    chat, _ = _send(engine, chat, clock, "/meer")
+    assert knowledge.preferences[-1]["erkend"] is True  # the next page keeps the filter

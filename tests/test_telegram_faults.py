@@ -188,7 +188,9 @@ def test_a_knowledge_index_that_cannot_open_is_reported(flow: Flow, texts: Texts
 
 
 async def _with_model(h: Harness, endpoint: FakeLLMEndpoint, *, key: str, timeout: float) -> None:
-    h.bot.kompas.service.use_llm(LLMService(HttpChatModel(url=endpoint.url, api_key=key), load_prompts(), timeout=timeout))
+    h.bot.kompas.service.use_llm(
+        LLMService(HttpChatModel(url=endpoint.url, api_key=key), load_prompts(), timeout=timeout)
+    )
 
 
 async def test_a_down_or_slow_model_falls_back_to_the_plain_flow(start_bot: StartBot) -> None:

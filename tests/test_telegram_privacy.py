@@ -89,7 +89,9 @@ async def test_an_admin_adopts_a_proposal_with_the_button(start_bot: StartBot) -
     endpoint = await FakeLLMEndpoint().start()
     try:
         h = await start_bot()
-        h.bot.kompas.service.use_llm(LLMService(HttpChatModel(url=endpoint.url, api_key=endpoint.key), load_prompts(), timeout=5))
+        h.bot.kompas.service.use_llm(
+            LLMService(HttpChatModel(url=endpoint.url, api_key=endpoint.key), load_prompts(), timeout=5)
+        )
         h.api.admins[TEAM["id"]].add(ANNA["id"])
         await h.say(TEAM, FATIMA, "/kompas eenzaamheid")
         await h.answer(TEAM, PIETER, "Geen contact hebben")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.document.model import CompassDocument
-from bot.document.outline import Block, BulletList, Heading, Line, Para, Span, Table, full_version
+from bot.document.outline import Block, BulletList, Chart, Heading, Line, Para, Span, Table, full_version
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#&])")
 
@@ -47,6 +47,8 @@ def _block(block: Block) -> list[str]:
         return [_line(block.line), ""]
     if isinstance(block, BulletList):
         return [*("- " + _line(item) for item in block.items), ""]
+    if isinstance(block, Chart):
+        return ["*De grafiek van deze metingen staat in de PDF en het Word-bestand.*", ""]
     return [*_table(block), ""]
 
 

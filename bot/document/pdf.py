@@ -1,8 +1,20 @@
 """The PDF: the compass on one A4 (page 1), then the full version as an appendix (page 2+).
 
-Page 1 is drawn into fixed boxes. Text that does not fit is measured and cut by us (not by
-reportlab) so that a visible "zie volledige versie" marker takes the place of what was left
-out; page 1 therefore never runs over into page 2.
+Page 1 is laid out by `layout`, which never lets it run over into page 2:
+
+- Font size: the largest of 8.5, 8 and 7.5 pt at which everything fits whole. 7.5 pt (DejaVu Sans,
+  about 1.9 mm capital height) is the minimum, readable on paper; below that we shorten instead.
+- Space: each box first gets the height its content needs (rows share the page by what they need;
+  within a row the width is split where the two boxes need the least), and only a box that still does
+  not fit is shortened.
+- Shortening: only at a sentence or word boundary, with '…', then the "zie volledige versie" marker
+  at the end of the box; the marker appears when, and only when, something was shortened or left out.
+- Never shortened: the missing perspectives, the round changes and the open points (listed in their
+  own band; counted per step when there are too many to list, all of them in the full version).
+- No URL on page 1: every source and URL becomes a numbered reference '[n]', listed under 'Bronnen'
+  in the full version.
+- A small trend line per measured indicator (green on track, red behind), with an arrow and the first
+  and last value in the text; the full version has a chart per indicator (bot.document.chart).
 """
 
 from __future__ import annotations
@@ -10,6 +22,7 @@ from __future__ import annotations
 import html
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
@@ -22,6 +35,7 @@ from reportlab.platypus import (
     BaseDocTemplate,
     Flowable,
     Frame,
+    Image,
     NextPageTemplate,
     PageBreak,
     PageTemplate,
@@ -33,7 +47,18 @@ from reportlab.platypus import (
 
 from bot.document import fonts, outline
 from bot.document.model import CompassDocument
-from bot.document.outline import MARKER, Block, BulletList, CompassField, FieldLine, Heading, Line, Para, Span
+from bot.document.outline import (
+    MARKER,
+    Block,
+    BulletList,
+    Chart,
+    CompassField,
+    FieldLine,
+    Heading,
+    Line,
+    Para,
+    Span,
+)
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN = 28.0
@@ -46,6 +71,21 @@ ACCENT = colors.HexColor("#0b5f73")
 STEP_COLOURS = ("#0b5f73", "#2f6f3e", "#8a5a00", "#6b3d7a", "#9b3b2f", "#34507a")
 BODY_SIZE, BODY_LEADING = 8.5, 10.4
 PARAGRAPH_GAP = 1.6
+# Page 1: the largest of SIZES at which everything fits whole; below MIN_SIZE (7.5 pt, readable on
+# paper) we do not go: texts are shortened at word boundaries instead.
+SIZES = (8.5, 8.0, 7.5)
+MIN_SIZE = 7.5
+LEADING = 1.22
+SHORTEST = 40  # characters an item keeps at least before lines are left out
+SPLITS = (0.5, 0.42, 0.58, 0.36, 0.64, 0.3, 0.7)  # share of the row width for the left box
+TITLE_HEIGHT = 40.0  # two lines of the title at most
+FOOTER_HEIGHT = 28.0
+HEADER_SHARE = 0.16  # of the height, at most, for the header band when not everything fits
+OPEN_POINTS_SHARE = 0.16
+BAND = 20.0
+PAD = 5.0
+SPARK_WIDTH = 26.0
+STATUS_HEX = {"op koers": "#2f6f3e", "achter": "#9b3b2f"}
 
 
 def _register_font() -> None:
@@ -84,91 +124,363 @@ def markup(line: Line) -> str:
 # --------------------------------------------------------------------------- fitting text into a box
 
 
-def _field_paragraph(field_line: FieldLine, line: Line | None = None) -> Paragraph:
+def _field_style(field_line: FieldLine, size: float) -> ParagraphStyle:
     indent = 9.0 * field_line.indent
-    content = markup(line if line is not None else field_line.line)
+    extra: dict[str, object] = {"rightIndent": SPARK_WIDTH + 4 if len(field_line.trend) > 1 else 0}
+    leading = size * LEADING
     if field_line.bullet:
-        style = _style("bullet", leftIndent=indent + 8.5, bulletIndent=indent, bulletFontName=FONT)
-        return Paragraph(content, style, bulletText="•" if field_line.indent == 0 else "–")
-    return Paragraph(content, _style("line", leftIndent=indent))
+        return _style(
+            f"bullet{size}", size, leading, leftIndent=indent + size, bulletIndent=indent, bulletFontName=FONT, **extra
+        )
+    return _style(f"line{size}", size, leading, leftIndent=indent, **extra)
+
+
+def _field_paragraph(field_line: FieldLine, size: float = BODY_SIZE) -> Paragraph:
+    style = _field_style(field_line, size)
+    if field_line.bullet:
+        return Paragraph(markup(field_line.line), style, bulletText="•" if field_line.indent == 0 else "–")
+    return Paragraph(markup(field_line.line), style)
 
 
 def _height(paragraph: Paragraph, width: float) -> float:
     return paragraph.wrap(width, 10_000)[1] + PARAGRAPH_GAP
 
 
-def _truncate(line: Line, length: int) -> Line:
-    """The first `length` characters of a line, with '…' added."""
-    kept: list[Span] = []
-    left = length
-    for span in line:
-        if left <= 0:
-            break
-        kept.append(Span(span.text[:left], span.style))
-        left -= len(span.text)
-    last = kept[-1] if kept else Span("")
-    kept[-1:] = [Span(last.text.rstrip() + "…", last.style)]
-    return tuple(kept)
+def _marker(size: float) -> Paragraph:
+    return Paragraph(
+        f"<b><i>… {MARKER}</i></b>", _style(f"marker{size}", size, size * LEADING, alignment=TA_RIGHT, textColor=ACCENT)
+    )
 
 
-def _cut(field_line: FieldLine, width: float, room: float) -> Paragraph | None:
-    """The longest start of a line that fits in `room` points, cut at a word where possible."""
-    total = sum(len(span.text) for span in field_line.line)
-    low, high = 0, total
+@dataclass
+class Fitted:
+    """The lines of one box as drawn on page 1: shortened at word boundaries where needed."""
+
+    lines: list[FieldLine]
+    size: float
+    shortened: bool = False
+
+    def paragraphs(self) -> list[Paragraph]:
+        paragraphs = [_field_paragraph(line, self.size) for line in self.lines]
+        return [*paragraphs, _marker(self.size)] if self.shortened else paragraphs
+
+    def height(self, width: float) -> float:
+        return sum(_height(p, width) for p in self.paragraphs())
+
+
+def shorten(field_line: FieldLine, limit: int) -> FieldLine:
+    """A line whose user text (plain spans; muted details at half the length) is at most about `limit`
+    characters, cut at a sentence or word boundary with '…'. Codes, labels and protected lines stay whole."""
+    if field_line.protected:
+        return field_line
+    spans = []
+    for span in field_line.line:
+        if span.style == "strong":
+            spans.append(span)
+            continue
+        room = limit if span.style == "plain" else max(limit // 2, 24)
+        lead = " " if span.text.startswith(" ") else ""
+        core = span.text.strip()
+        closing = ")" if span.style == "muted" and core.startswith("(") and core.endswith(")") else ""
+        body = core[1:-1] if closing else core
+        short = outline.clip(body, room)
+        spans.append(Span(lead + ("(" if closing else "") + short + closing, span.style))
+    return replace(field_line, line=tuple(spans))
+
+
+class _Measure:
+    """Paragraph heights, cached by line, size and width (fitting tries many combinations)."""
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple[FieldLine, float, float], float] = {}
+
+    def line(self, field_line: FieldLine, size: float, width: float) -> float:
+        key = (field_line, size, width)
+        if key not in self.cache:
+            self.cache[key] = _height(_field_paragraph(field_line, size), width)
+        return self.cache[key]
+
+    def lines(self, lines: Sequence[FieldLine], size: float, width: float) -> float:
+        return sum(self.line(line, size, width) for line in lines)
+
+    def marker(self, size: float, width: float) -> float:
+        return _height(_marker(size), width)
+
+
+def fit(
+    lines: Sequence[FieldLine],
+    width: float,
+    room: float,
+    size: float = MIN_SIZE,
+    compact: Sequence[FieldLine] | None = None,
+    measure: _Measure | None = None,
+) -> Fitted:
+    """The lines of a box that fit in `width` x `room` points at `size`.
+
+    In this order: everything as it is; every text shortened to the longest common length that fits (at
+    word or sentence boundaries, never mid-word); the same with the compact lines; then the last
+    unprotected lines left out. The 'zie volledige versie' marker ends the box whenever anything was
+    shortened or left out, and only then. Protected lines (missing perspectives, round changes) are never
+    shortened or left out.
+    """
+    measure = measure or _Measure()
+    if measure.lines(lines, size, width) <= room:
+        return Fitted(list(lines), size)
+    room_left = room - measure.marker(size, width)
+    short = _shortened(list(lines), width, room_left, size, measure)
+    if short is None and compact is not None:
+        short = _shortened(list(compact), width, room_left, size, measure)
+    if short is None:
+        short = [shorten(line, SHORTEST) for line in (compact if compact is not None else lines)]
+        while measure.lines(short, size, width) > room_left:
+            droppable = [i for i, line in enumerate(short) if not line.protected]
+            if not droppable:
+                break
+            short.pop(droppable[-1])
+    return Fitted(short, size, shortened=True)
+
+
+def _shortened(
+    lines: list[FieldLine], width: float, room: float, size: float, measure: _Measure
+) -> list[FieldLine] | None:
+    """Every text shortened to the longest common length at which all lines fit, or None when even
+    SHORTEST characters per text are too many."""
+    if measure.lines([shorten(line, SHORTEST) for line in lines], size, width) > room:
+        return None
+    longest = max((len(span.text) for line in lines for span in line.line), default=SHORTEST)
+    low, high = SHORTEST, max(longest, SHORTEST)
     while low < high:
         middle = (low + high + 1) // 2
-        if _height(_field_paragraph(field_line, _truncate(field_line.line, middle)), width) <= room:
+        if measure.lines([shorten(line, middle) for line in lines], size, width) <= room:
             low = middle
         else:
             high = middle - 1
-    flat = "".join(span.text for span in field_line.line)[:low]
-    space = flat.rfind(" ")
-    if space > low * 0.6:
-        low = space
-    return _field_paragraph(field_line, _truncate(field_line.line, low)) if low >= 12 else None
+    short = [shorten(line, low) for line in lines]
+    # The common length leaves room where a text just missed its next line: give that room back, line by
+    # line from the top, to the whole text or a longer cut.
+    used = measure.lines(short, size, width)
+    for index, line in enumerate(lines):
+        for longer in (line, shorten(line, low * 3), shorten(line, low * 2), shorten(line, low * 3 // 2)):
+            if longer == short[index]:
+                break
+            grown = used - measure.line(short[index], size, width) + measure.line(longer, size, width)
+            if grown <= room:
+                short[index], used = longer, grown
+                break
+    return short
 
 
-def fit(lines: Sequence[FieldLine], width: float, height: float, shortened: bool) -> list[Paragraph]:
-    """Paragraphs for `lines` that fit in `width` x `height`, ending in the marker when anything was left out."""
-    marker = Paragraph(f"<b><i>… {MARKER}</i></b>", _style("marker", 8, 9.6, alignment=TA_RIGHT, textColor=ACCENT))
-    room = height - _height(marker, width)
-    paragraphs = [_field_paragraph(line) for line in lines]
-    heights = [_height(p, width) for p in paragraphs]
-    if sum(heights) <= height and not shortened:
-        return paragraphs
-    if sum(heights) <= room:
-        return [*paragraphs, marker]
-    kept: list[Paragraph] = []
-    used = 0.0
-    for line, paragraph, needed in zip(lines, paragraphs, heights, strict=True):
-        if used + needed > room:
-            partial = _cut(line, width, room - used)
-            if partial is not None:
-                kept.append(partial)
+def _share(needs: list[float], available: float) -> list[float]:
+    """Heights for stacked parts: each gets what it needs when all fits (the rest spread evenly);
+    otherwise the parts that need less than an even share get their need and the others share the rest."""
+    if sum(needs) <= available:
+        spare = (available - sum(needs)) / len(needs)
+        return [need + spare for need in needs]
+    given = [0.0] * len(needs)
+    open_parts = set(range(len(needs)))
+    left = available
+    while open_parts:
+        share = left / len(open_parts)
+        small = [i for i in open_parts if needs[i] <= share]
+        if not small:
+            for i in open_parts:
+                given[i] = share
             break
-        kept.append(paragraph)
-        used += needed
-    return [*kept, marker]
+        for i in small:
+            given[i] = needs[i]
+            left -= needs[i]
+            open_parts.remove(i)
+    return given
 
 
-def _draw_paragraphs(canvas: Canvas, paragraphs: list[Paragraph], x: float, top: float, width: float) -> None:
+def _draw_paragraphs(
+    canvas: Canvas, paragraphs: list[Paragraph], x: float, top: float, width: float
+) -> list[tuple[Paragraph, float]]:
     y = top
+    placed = []
     for paragraph in paragraphs:
         height = paragraph.wrap(width, 10_000)[1]
         paragraph.drawOn(canvas, x, y - height)
+        placed.append((paragraph, y))
         y -= height + PARAGRAPH_GAP
+    return placed
+
+
+def _sparkline(canvas: Canvas, values: Sequence[float], status: str | None, x: float, top: float, size: float) -> None:
+    """A small trend line at the right of an indicator's line: the measurements, last point as a dot."""
+    low, high = min(values), max(values)
+    height = size * 0.9
+    step = SPARK_WIDTH / (len(values) - 1)
+    points = [
+        (x + i * step, top - size * 1.05 + (0.5 if high == low else (v - low) / (high - low)) * height)
+        for i, v in enumerate(values)
+    ]
+    canvas.saveState()
+    colour = colors.HexColor(STATUS_HEX.get(status or "", MUTED_HEX))
+    canvas.setStrokeColor(colour)
+    canvas.setFillColor(colour)
+    canvas.setLineWidth(0.9)
+    path = canvas.beginPath()
+    path.moveTo(*points[0])
+    for point in points[1:]:
+        path.lineTo(*point)
+    canvas.drawPath(path, stroke=1, fill=0)
+    canvas.circle(*points[-1], 1.3, stroke=0, fill=1)
+    canvas.restoreState()
 
 
 # --------------------------------------------------------------------------- page 1: the compass
 
 
-class OnePage(Flowable):
-    """The whole first page: title, common language, six boxes, footer."""
+def _band(box: CompassField) -> float:
+    """The coloured title band of a step's box (the header and the open points have none)."""
+    return BAND if 1 <= box.number <= 6 else 0.0
 
-    TITLE_HEIGHT = 40.0  # two lines of the title at most
-    HEADER_HEIGHT = 110.0  # at most; the band is as high as its text
-    FOOTER_HEIGHT = 30.0
-    BAND = 20.0
+
+@dataclass
+class Placed:
+    """One box of page 1 with its place (points, from the bottom left) and what it shows."""
+
+    field: CompassField
+    x: float
+    top: float
+    width: float
+    height: float
+    fitted: Fitted
+
+    @property
+    def inner(self) -> float:
+        return self.width - 2 * PAD
+
+    @property
+    def room(self) -> float:
+        return self.height - _band(self.field) - 2 * PAD
+
+    def used(self) -> float:
+        return self.fitted.height(self.inner)
+
+
+@dataclass
+class PageLayout:
+    """Everything page 1 draws; `boxes` holds the header band (number 0) and the six steps."""
+
+    title: str
+    size: float
+    boxes: list[Placed]
+    open_points: Placed
+    footer_top: float
+
+
+def _open_points_field(doc: CompassDocument, sources: dict[str, int], summarise: bool) -> CompassField:
+    band = CompassField(7, "Open punten", sources=sources)
+    lines = outline.open_point_lines(doc)
+    if summarise:  # too many to list on one page: counted per step, all of them in the full version
+        gaps: dict[int | None, int] = {}
+        for point in doc.open_points:
+            if point.kind != "leeg":
+                gaps[point.step] = gaps.get(point.step, 0) + 1
+        counted = ", ".join(f"stap {step}: {count}" for step, count in sorted(gaps.items(), key=str))
+        lines = [f"Schakels die nog ontbreken ({sum(gaps.values())}) · {counted} · alle punten in de volledige versie"]
+        lines += [line for line in outline.open_point_lines(doc) if line.startswith("Nog in te vullen")]
+    if not lines:
+        lines = ["Er staan geen open punten meer."]
+    band.lines = [FieldLine((Span(band.text(line)),), bullet=True, protected=True) for line in lines]
+    return band
+
+
+def layout(doc: CompassDocument) -> PageLayout:
+    """Where everything on page 1 goes: the largest font size (8.5 down to MIN_SIZE pt) at which all of it
+    fits whole, else MIN_SIZE with each box given the space its content needs before any text is shortened."""
+    _register_font()
+    measure = _Measure()
+    width = PAGE_WIDTH - 2 * MARGIN
+    title_style = _style("title", 15, 18)
+    title = outline.unlink(doc.issue, outline.source_numbers(doc))
+    if _height(Paragraph(markup((Span(title, "strong"),)), title_style), width) > TITLE_HEIGHT:
+        title = outline.clip(title, 100)
+    title_height = _height(Paragraph(markup((Span(title, "strong"),)), title_style), width)
+    top = PAGE_HEIGHT - MARGIN - 11 - title_height - 4
+    bottom = MARGIN + FOOTER_HEIGHT
+    header = outline.compass_header(doc)
+    full = outline.compass_fields(doc)
+    compact = outline.compass_fields(doc, compact=True)
+    sources = outline.source_numbers(doc)
+    points = _open_points_field(doc, sources, summarise=False)
+    if measure.lines(points.lines, MIN_SIZE, width - 2 * PAD) > OPEN_POINTS_SHARE * (top - bottom):
+        points = _open_points_field(doc, sources, summarise=True)
+
+    def box_need(box: CompassField, box_width: float, size: float) -> float:
+        return measure.lines(box.lines, size, box_width - 2 * PAD) + _band(box) + 2 * PAD
+
+    def row_need(row: int, split: float, size: float) -> float:
+        left, right = full[2 * row], full[2 * row + 1]
+        return max(box_need(left, split * (width - GAP), size), box_need(right, (1 - split) * (width - GAP), size))
+
+    def rows_at(size: float) -> tuple[float, list[tuple[float, float]]]:
+        """The header need and, per row, (need, share of the width for the left box): two equal halves
+        when everything fits that way, else per row the split at which its fuller box needs least."""
+        header_need = box_need(header, width, size)
+        halves = [(row_need(row, 0.5, size), 0.5) for row in range(3)]
+        if header_need + sum(n for n, _ in halves) + box_need(points, width, size) + 4 * GAP <= top - bottom:
+            return header_need, halves
+        return header_need, [min((row_need(row, split, size), split) for split in SPLITS) for row in range(3)]
+
+    points_need = box_need(points, width, MIN_SIZE)
+    chosen = MIN_SIZE
+    for size in SIZES:
+        header_need, rows = rows_at(size)
+        points_need = box_need(points, width, size)
+        if header_need + sum(n for n, _ in rows) + points_need + 4 * GAP <= top - bottom:
+            chosen = size
+            break
+    else:
+        header_need, rows = rows_at(MIN_SIZE)
+        points_need = box_need(points, width, MIN_SIZE)
+    available = top - bottom - points_need - 4 * GAP
+    # The header band is one more part to share the height with, at most HEADER_SHARE of it (unless its
+    # protected lines need more), so that the six steps keep most of the page.
+    cap = max(HEADER_SHARE * available, _protected_need(header, width, chosen, measure))
+    if header_need + sum(n for n, _ in rows) <= available:  # all fits: the spare height goes to the six steps
+        header_room = header_need
+        heights = _share([n for n, _ in rows], available - header_room)
+    else:
+        header_room, *heights = _share([min(header_need, cap), *(n for n, _ in rows)], available)
+    placed = [_place(header, None, MARGIN, top, width, header_room, chosen, measure)]
+    y = top - header_room - GAP
+    for row, ((_, split), height) in enumerate(zip(rows, heights, strict=True)):
+        left_width = split * (width - GAP)
+        for column in range(2):
+            index = 2 * row + column
+            x = MARGIN if column == 0 else MARGIN + left_width + GAP
+            box_width = left_width if column == 0 else width - GAP - left_width
+            placed.append(_place(full[index], compact[index], x, y, box_width, height, chosen, measure))
+        y -= height + GAP
+    open_box = _place(points, None, MARGIN, y, width, points_need, chosen, measure)
+    return PageLayout(title, chosen, placed, open_box, MARGIN + FOOTER_HEIGHT - 6)
+
+
+def _protected_need(box: CompassField, width: float, size: float, measure: _Measure) -> float:
+    return measure.lines([line for line in box.lines if line.protected], size, width - 2 * PAD) + 2 * PAD + 30
+
+
+def _place(
+    box: CompassField,
+    compact: CompassField | None,
+    x: float,
+    top: float,
+    width: float,
+    height: float,
+    size: float,
+    measure: _Measure,
+) -> Placed:
+    placed = Placed(box, x, top, width, height, Fitted(box.lines, size))
+    fitted = fit(box.lines, placed.inner, placed.room, size, compact.lines if compact else None, measure)
+    placed.fitted = fitted
+    return placed
+
+
+class OnePage(Flowable):
+    """The whole first page: title, common language, six boxes, open points, footer."""
 
     def __init__(self, document: CompassDocument) -> None:
         super().__init__()
@@ -180,73 +492,64 @@ class OnePage(Flowable):
     def draw(self) -> None:
         canvas: Canvas = self.canv
         doc = self.document
+        page = layout(doc)
         width = PAGE_WIDTH - 2 * MARGIN
         top = PAGE_HEIGHT - MARGIN
-        label = Paragraph(_escape("KWALITEITSKOMPAS OP ÉÉN A4"), _style("label", 8, 9.6, textColor=ACCENT))
+        heading = "KWALITEITSKOMPAS OP ÉÉN A4" + (f" · RONDE {doc.round.number}" if doc.round else "")
+        label = Paragraph(_escape(heading), _style("label", 8, 9.6, textColor=ACCENT))
         _draw_paragraphs(canvas, [label], MARGIN, top, width)
-        title_style = _style("title", 15, 18)
-        title = Paragraph(markup((Span(doc.issue, "strong"),)), title_style)
-        if _height(title, width) > self.TITLE_HEIGHT:  # more than two lines
-            title = Paragraph(markup((Span(outline.clip(doc.issue, 100), "strong"),)), title_style)
+        title = Paragraph(markup((Span(page.title, "strong"),)), _style("title", 15, 18))
         _draw_paragraphs(canvas, [title], MARGIN, top - 11, width)
-        top -= 11 + _height(title, width) + 4
+        for box in page.boxes:
+            if box.field.number == 0:
+                canvas.setFillColor(colors.HexColor("#eef4f6"))
+                canvas.roundRect(box.x, box.top - box.height, box.width, box.height, 4, stroke=0, fill=1)
+                self._content(canvas, box, box.top - PAD)
+            else:
+                self._box(canvas, box)
+        points = page.open_points
+        canvas.setStrokeColor(colors.HexColor(MUTED_HEX))
+        canvas.setLineWidth(0.6)
+        canvas.roundRect(points.x, points.top - points.height, points.width, points.height, 4, stroke=1, fill=0)
+        self._content(canvas, points, points.top - PAD)
+        self._footer(canvas, width, page.footer_top)
 
-        header = outline.compass_header(doc)
-        inner = width - 12
-        content = fit(header.lines, inner, self.HEADER_HEIGHT - 8, header.shortened)
-        height = sum(_height(p, inner) for p in content) + 8
-        canvas.setFillColor(colors.HexColor("#eef4f6"))
-        canvas.roundRect(MARGIN, top - height, width, height, 4, stroke=0, fill=1)
-        _draw_paragraphs(canvas, content, MARGIN + 6, top - 4, inner)
-        top -= height + GAP
+    def _content(self, canvas: Canvas, box: Placed, top: float) -> None:
+        paragraphs = box.fitted.paragraphs()
+        placed = _draw_paragraphs(canvas, paragraphs, box.x + PAD, top, box.inner)
+        for line, (_, y) in zip(box.fitted.lines, placed, strict=False):
+            if len(line.trend) > 1:
+                _sparkline(canvas, line.trend, line.status, box.x + PAD + box.inner - SPARK_WIDTH, y, box.fitted.size)
 
-        box_width = (width - GAP) / 2
-        box_height = (top - MARGIN - self.FOOTER_HEIGHT - 2 * GAP) / 3
-        full, compact = outline.compass_fields(doc), outline.compass_fields(doc, compact=True)
-        for index, (box, small) in enumerate(zip(full, compact, strict=True)):
-            row, column = divmod(index, 2)
-            x = MARGIN + column * (box_width + GAP)
-            y_top = top - row * (box_height + GAP)
-            self._box(canvas, box, small, x, y_top, box_width, box_height)
-        self._footer(canvas, width)
-
-    def _box(
-        self, canvas: Canvas, box: CompassField, small: CompassField, x: float, top: float, width: float, height: float
-    ) -> None:
-        """One step: coloured band with number and title, then the content; the compact text if the full one
-        does not fit."""
-        colour = colors.HexColor(STEP_COLOURS[box.number - 1])
+    def _box(self, canvas: Canvas, box: Placed) -> None:
+        """One step: coloured band with number and title, then the content."""
+        x, top, width, height = box.x, box.top, box.width, box.height
+        colour = colors.HexColor(STEP_COLOURS[box.field.number - 1])
         canvas.setStrokeColor(colour)
         canvas.setLineWidth(1)
         canvas.roundRect(x, top - height, width, height, 4, stroke=1, fill=0)
         canvas.setFillColor(colour)
-        canvas.rect(x, top - self.BAND, width, self.BAND, stroke=0, fill=1)
+        canvas.rect(x, top - BAND, width, BAND, stroke=0, fill=1)
         canvas.setFillColor(colors.white)
-        canvas.circle(x + 12, top - self.BAND / 2, 7, stroke=0, fill=1)
+        canvas.circle(x + 12, top - BAND / 2, 7, stroke=0, fill=1)
         canvas.setFillColor(colour)
         canvas.setFont(f"{FONT}-Bold", 9)
-        canvas.drawCentredString(x + 12, top - self.BAND / 2 - 3.2, str(box.number))
+        canvas.drawCentredString(x + 12, top - BAND / 2 - 3.2, str(box.field.number))
         canvas.setFillColor(colors.white)
         canvas.setFont(f"{FONT}-Bold", 10)
-        canvas.drawString(x + 25, top - self.BAND / 2 - 3.5, fonts.printable(box.title))
-        inner, room = width - 12, height - self.BAND - 9
-        if sum(_height(_field_paragraph(line), inner) for line in box.lines) > room:
-            box = CompassField(small.number, small.title, small.lines, shortened=True)
-        _draw_paragraphs(canvas, fit(box.lines, inner, room, box.shortened), x + 6, top - self.BAND - 5, inner)
+        canvas.drawString(x + 25, top - BAND / 2 - 3.5, fonts.printable(box.field.title))
+        self._content(canvas, box, top - BAND - PAD)
 
-    def _footer(self, canvas: Canvas, width: float) -> None:
+    def _footer(self, canvas: Canvas, width: float, top: float) -> None:
         doc = self.document
-        count = len(doc.open_points)
-        points = f"{count} open punt{'en' if count != 1 else ''}" if count else "geen open punten"
+        sources = ", [1] naar een bron" if outline.source_numbers(doc) else ""
         lines = [
-            f"{points} · de volledige versie met alle antwoorden begint op pagina 2 · "
-            "nummers als 2.1 verwijzen naar een onderdeel in een ander vak",
+            "De volledige versie met alle antwoorden, metingen en bronnen begint op pagina 2 · "
+            f"nummers als 2.1 verwijzen naar een onderdeel in een ander vak{sources}",
             f"{outline.meta(doc)} · Kwaliteitskompas (Movisie), gemaakt met Kompasbot",
         ]
-        style = _style("footer", 8, 9.6, textColor=MUTED)
-        _draw_paragraphs(
-            canvas, [Paragraph(_escape(line), style) for line in lines], MARGIN, MARGIN + self.FOOTER_HEIGHT - 6, width
-        )
+        style = _style("footer", MIN_SIZE, MIN_SIZE * LEADING, textColor=MUTED)
+        _draw_paragraphs(canvas, [Paragraph(_escape(line), style) for line in lines], MARGIN, top, width)
 
 
 # --------------------------------------------------------------------------- page 2+: the full version
@@ -269,6 +572,14 @@ def _appendix(blocks: list[Block], width: float) -> list[Flowable]:
             flowables.append(Paragraph(markup(block.line), body))
         elif isinstance(block, BulletList):
             flowables += [Paragraph(markup(item), bullet, bulletText="•") for item in block.items]
+        elif isinstance(block, Chart):
+            from bot.document.chart import HEIGHT_INCH, WIDTH_INCH, render_chart
+
+            chart_width = min(width, 440)
+            image = Image(
+                io.BytesIO(render_chart(block.indicator)), chart_width, chart_width * HEIGHT_INCH / WIDTH_INCH
+            )
+            flowables += [image, Spacer(1, 4)]
         else:
             flowables += [_table(block, width), Spacer(1, 4)]
     return flowables

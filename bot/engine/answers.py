@@ -140,7 +140,7 @@ def start_item(ctx: Context, turn: Turn, question: Question, text: str, *, sourc
     item.notes.extend(reading.notes)
     if understood:
         turn.say(ctx.raw("begrepen", velden=", ".join(understood)))
-    draft = Draft(author_id=turn.actor_id, item_id=item.id, question=question.sleutel)
+    draft = Draft(author_id=turn.actor_id, item_id=item.id, question=question.sleutel, skipped=reading.skipped)
     session.drafts.append(draft)
     continue_draft(ctx, turn, draft)
 
@@ -193,6 +193,9 @@ def finish_item(ctx: Context, turn: Turn, draft: Draft) -> None:
         turn.say(text)
     if item is not None:
         review(ctx, turn, item)
+    for earlier in [d for d in session.drafts if d.author_id == draft.author_id and d.question == draft.question]:
+        if open_field(ctx, session, earlier) is None:  # completed meanwhile (/wijzig): nothing to ask
+            session.drafts.remove(earlier)
     older = session.draft_of(draft.author_id, draft.question)
     if older is not None:  # an earlier item of this person still has open fields: back to it
         continue_draft(ctx, turn, older)
@@ -247,33 +250,30 @@ def answer_field(ctx: Context, turn: Turn, draft: Draft, text: str) -> None:
         if is_bare_number(text) or (item_field.verwijst_naar and numbers(text)):
             turn.say(ctx.t("kies_ongeldig", max=len(item_field.keuzes) or len(options)))
             return
-        if _fill_others(ctx, turn, question, item, text):
+        if _fill_others(ctx, turn, question, item, item_field, text):
             continue_draft(ctx, turn, draft)
             return
         turn.say(ctx.t("past_niet_nieuw_item", veld=item_field.label, item=item_label(item)))
         start_item(ctx, turn, question, text)
         return
     item.fields[item_field.sleutel] = value
-    if isinstance(value, str) and not item_field.keuzes:
+    if isinstance(value, str) and not item_field.keuzes and "," in value:
         # The answer may make other fields clear too ("het wijkteam, formeel, bestaat al").
-        for other in question.velden:
-            if other.sleutel not in item.fields and other.keuzes:
-                found = ctx.reader.recognise(question, other, text)
-                if found is not None:
-                    item.fields[other.sleutel] = found
+        for piece in value.split(",")[1:]:
+            _fill_others(ctx, turn, question, item, item_field, piece)
     turn.changed = True
     continue_draft(ctx, turn, draft)
 
 
-def _fill_others(ctx: Context, turn: Turn, question: Question, item: Contribution, text: str) -> bool:
+def _fill_others(ctx: Context, turn: Turn, question: Question, item: Contribution, asked: ItemField, text: str) -> bool:
     """An answer that does not fit the asked field may still answer another open one ("bestaat al")."""
     session = turn.session
     assert session is not None
     understood = []
     for other in question.velden:
-        if other.sleutel in item.fields:
+        if other.sleutel in item.fields or other.sleutel == asked.sleutel or not other.keuzes:
             continue
-        found = ctx.reader.recognise(question, other, text)
+        found = ctx.reader.choice(question, other, text, exact=True, coverage=0.5)
         if found is not None:
             item.fields[other.sleutel] = found
             understood.append(f"{esc(other.label)}: <i>{esc(field_text(session, found))}</i>")

@@ -35,14 +35,22 @@ SOORT_LABELS = {"werkzame-factor": "werkzame factor", "eigen-document": "eigen d
 
 
 def format_hit(ctx: Context, hit: SearchHit) -> str:
-    """One search result as safe HTML: title, kind, one line, recognition and source."""
+    """One search result as safe HTML: title, kind, a recognised level up front, its own summary, source.
+
+    A level is shown only as a level of the recognition ladder; a note (`toelichting`) is context."""
     kind = SOORT_LABELS.get(hit.soort, hit.soort)
     line = f"{hit.rank}. <b>{esc(hit.titel)}</b> ({esc(kind)})"
+    if hit.erkend:
+        year = f" ({hit.beoordeling_jaar})" if hit.beoordeling_jaar else ""
+        line += "\n<b>" + ctx.t("hit_erkend", niveau=hit.beoordeling, jaar=year) + "</b>"
     if hit.fragment:
         line += f"\n{esc(short(hit.fragment, 220))}"
-    line += "\n" + ctx.t("hit_beoordeling", beoordeling=hit.beoordeling)
-    line += "\n" + ctx.t("hit_bron", bron=hit.bron)
-    return line
+    if hit.toelichting:
+        line += "\n<i>" + ctx.t("hit_toelichting", tekst=hit.toelichting) + "</i>"
+    source = ctx.t("hit_bron", bron=hit.bron)
+    if hit.secundair:
+        source += " " + ctx.t("hit_secundair")
+    return line + "\n" + source
 
 
 def _offer(turn: Turn, hits: list[SearchHit], question: str | None) -> None:
@@ -82,13 +90,23 @@ def _search_kind(ctx: Context, session: Session, soort: str, query: str) -> list
 
 
 def cmd_what_works(ctx: Context, turn: Turn, arg: str) -> None:
-    if not arg:
+    """`/watwerkt vraag`, or `/watwerkt erkend vraag` for recognised interventions only."""
+    recognised, query = _recognised_only(arg)
+    if not query:
         turn.say(ctx.t("watwerkt_geen_vraag"))
         return
-    turn.chat.last_query = arg
+    turn.chat.last_query = query
+    turn.chat.last_recognised = recognised
     turn.chat.last_offset = 0
     turn.changed = True
     search_page(ctx, turn)
+
+
+def _recognised_only(arg: str) -> tuple[bool, str]:
+    head, _, rest = arg.strip().partition(" ")
+    if head.lower() in ("erkend", "--erkend"):
+        return True, rest.strip()
+    return False, arg.strip()
 
 
 def cmd_more(ctx: Context, turn: Turn, _: str) -> None:
@@ -102,8 +120,15 @@ def cmd_more(ctx: Context, turn: Turn, _: str) -> None:
 
 def search_page(ctx: Context, turn: Turn) -> None:
     query = turn.chat.last_query or ""
+    session = turn.session
+    # Inside a compass its themes and step are a soft preference; outside it the search is general.
+    preferences: dict[str, object] = (
+        {"prefer_themes": tuple(session.themas), "prefer_step": session.step} if session is not None else {}
+    )
+    if turn.chat.last_recognised:
+        preferences["erkend"] = True
     try:
-        hits = ctx.search(query, SEARCH_PAGE, offset=turn.chat.last_offset)
+        hits = ctx.search(query, SEARCH_PAGE, offset=turn.chat.last_offset, **preferences)
     except KnowledgeUnavailable:
         turn.say(ctx.t("watwerkt_uit"))
         return

@@ -20,6 +20,8 @@ from bot.phrases import compile_phrase, normalize
 _IF_THEN = re.compile(r"\bals\b.+?\bdan\b.+", re.IGNORECASE | re.DOTALL)
 # A whole item in one message: its parts on their own lines or separated by ";".
 _PARTS = re.compile(r"\s*(?:;|\n)\s*")
+# A part that leaves its field open.
+_OPEN = frozenset({"-", "?", "weet niet", "nvt", "n.v.t."})
 
 
 @dataclass
@@ -29,6 +31,7 @@ class Reading:
     text: str
     values: dict[str, FieldValue] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # fields left open on purpose ('-')
 
 
 class FieldReader:
@@ -58,7 +61,9 @@ class FieldReader:
     ) -> FieldValue | None:
         """The value of one field from an answer to its own question; None if it does not fit."""
         if item_field.keuzes:
-            return self.choice(question, item_field, text, exact=True, by_number=True)
+            # An answer to the choice should mostly be the choice ("bestaat al", "allebei"), not a
+            # name that happens to hold a telling word (the next organisation, typed at the prompt).
+            return self.choice(question, item_field, text, exact=True, by_number=True, coverage=0.5)
         if item_field.verwijst_naar:
             if not options:
                 return text  # nothing to point at yet: a short description will do
@@ -116,8 +121,12 @@ class FieldReader:
         parts = self.parts(text) if question.velden else [text]
         reading = Reading(text=parts[0] if parts else text)
         taken = dict(filled or {})
-        for part in parts[1:]:
-            self._place(question, part, taken, reading)
+        if len(parts) - 1 == len(question.velden):  # one part per field, in the order of the fields
+            for item_field, part in zip(question.velden, parts[1:], strict=True):
+                self._put(question, item_field, part, taken, reading)
+        else:
+            for part in parts[1:]:
+                self._place(question, part, taken, reading)
         for item_field in question.velden:
             if item_field.sleutel in taken:
                 continue
@@ -140,9 +149,27 @@ class FieldReader:
             return match.group(0).strip() if match else None
         return None
 
+    def _put(
+        self, question: Question, item_field: ItemField, part: str, taken: dict[str, FieldValue], reading: Reading
+    ) -> None:
+        """A part given in its field's own position: '-' leaves the field open; a part that does not fit
+        a choice is kept as a note."""
+        if part.strip() in _OPEN:
+            reading.skipped.append(item_field.sleutel)
+            return
+        value: FieldValue | None = part
+        if item_field.keuzes:
+            value = self.choice(question, item_field, part, exact=True, by_number=True, coverage=0.5)
+        if value is None:
+            reading.notes.append(part)
+            return
+        reading.values[item_field.sleutel] = taken[item_field.sleutel] = value
+
     def _place(self, question: Question, part: str, taken: dict[str, FieldValue], reading: Reading) -> None:
         """Put one part of a whole item where it fits: a choice it names, a reference it numbers, else
         the next free-text field; what fits nowhere is kept as a note on the item."""
+        if part.strip() in _OPEN:
+            return
         open_fields = [f for f in question.velden if f.sleutel not in taken]
         only_numbers = bool(re.fullmatch(r"[\d\s,;en]+", part))
         choice_hit = next(

@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bot.config import Settings
+from bot.dutch_cli import DutchCommand, DutchGroup
 from bot.knowledge.corpus import KINDS, THEMES
 from bot.knowledge.search import SearchHit
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:  # the heavy modules load only when a command runs
 __all__ = ["kennis_app", "watwerkt"]
 
 kennis_app = typer.Typer(
+    cls=DutchGroup,
+    options_metavar="[OPTIES]",
     help="Beheer de wat-werkt-kennisbank en je eigen documenten.",
     no_args_is_help=True,
     add_completion=False,
@@ -141,7 +144,7 @@ def _report_problems(report: BuildReport) -> None:
 # ---- kompas kennis ... ------------------------------------------------------------------
 
 
-@kennis_app.command("toevoegen")
+@kennis_app.command("toevoegen", cls=DutchCommand, options_metavar="[OPTIES]")
 def toevoegen(
     paden: Annotated[list[Path], typer.Argument(help="Bestanden of mappen (.md, .txt, .pdf, .docx, .html).")],
 ) -> None:
@@ -164,7 +167,7 @@ def toevoegen(
         raise typer.Exit(1)
 
 
-@kennis_app.command("verwijderen")
+@kennis_app.command("verwijderen", cls=DutchCommand, options_metavar="[OPTIES]")
 def verwijderen(pad: Annotated[Path, typer.Argument(help="Het bestand zoals het is toegevoegd.")]) -> None:
     """Haal een eigen document uit de kennisbank (het bestand zelf blijft staan)."""
     with _friendly():
@@ -179,7 +182,7 @@ def verwijderen(pad: Annotated[Path, typer.Argument(help="Het bestand zoals het 
         _out.print("haal het uit die map als je het niet meer wilt gebruiken.")
 
 
-@kennis_app.command("lijst")
+@kennis_app.command("lijst", cls=DutchCommand, options_metavar="[OPTIES]")
 def lijst() -> None:
     """Toon de eigen documenten in de kennisbank."""
     with _friendly():
@@ -201,7 +204,7 @@ def lijst() -> None:
     _out.print(table)
 
 
-@kennis_app.command("index")
+@kennis_app.command("index", cls=DutchCommand, options_metavar="[OPTIES]")
 def index() -> None:
     """Bouw de zoekindex opnieuw op uit de kennismappen en de toegevoegde documenten."""
     from bot.knowledge.embeddings import make_embeddings
@@ -220,7 +223,7 @@ def index() -> None:
     )
 
 
-@kennis_app.command("vectoren")
+@kennis_app.command("vectoren", cls=DutchCommand, options_metavar="[OPTIES]")
 def vectoren(
     uit: Annotated[
         Path | None,
@@ -241,7 +244,7 @@ def vectoren(
     _out.print(f"{count} vectoren geschreven naar {path}", markup=False)
 
 
-@kennis_app.command("evalueer")
+@kennis_app.command("evalueer", cls=DutchCommand, options_metavar="[OPTIES]")
 def evalueer(
     vragen: Annotated[
         Path | None, typer.Option("--vragen", help="Gelabelde vragen (standaard bench/watwerkt_queries.yaml).")
@@ -266,6 +269,9 @@ def watwerkt(
     soort: Annotated[
         str | None, typer.Option("--soort", help="interventie, werkzame-factor, meetinstrument, methode of document.")
     ] = None,
+    erkend: Annotated[
+        bool, typer.Option("--erkend", help="Alleen erkende interventies (met een niveau van de erkenningsladder).")
+    ] = False,
     json_output: Annotated[
         bool, typer.Option("--json", help="JSON-regels; zonder vraag: één vraag per regel van stdin.")
     ] = False,
@@ -285,7 +291,7 @@ def watwerkt(
         for question in questions:
             if not question:
                 continue
-            hits = kb.search(question, k, thema=thema, soort=soort)
+            hits = kb.search(question, k, thema=thema, soort=soort, erkend=erkend)
             if json_output:
                 sys.stdout.write(json.dumps(_as_json(question, hits), ensure_ascii=False) + "\n")
                 sys.stdout.flush()
@@ -305,6 +311,10 @@ def _as_json(query: str, hits: list[SearchHit]) -> dict[str, Any]:
                 "soort": h.soort,
                 "themas": list(h.themas),
                 "beoordeling": h.beoordeling,
+                "beoordeling_jaar": h.beoordeling_jaar,
+                "beoordeling_bron": h.beoordeling_bron,
+                "toelichting": h.toelichting,
+                "bron_soort": h.bron_soort,
                 "fragment": h.fragment,
             }
             for h in hits
@@ -321,7 +331,19 @@ def _print_hits(query: str, hits: list[SearchHit]) -> None:
         kind = _KIND_NAMES.get(hit.soort, hit.soort)
         where = f", {', '.join(hit.themas)}" if hit.themas else ""
         _out.print(f"\n{hit.rank}. {hit.titel}", markup=False, style="bold")
-        _out.print(f"   {kind}{where} · beoordeling: {hit.beoordeling}", markup=False)
+        if hit.erkend:
+            _out.print(f"   {recognition_line(hit)}", markup=False, style="bold")
+        _out.print(f"   {kind}{where}", markup=False)
+        if hit.toelichting:
+            _out.print(f"   Toelichting: {hit.toelichting}", markup=False)
         if hit.fragment:
             _out.print(f"   {hit.fragment}", markup=False)
-        _out.print(f"   Bron: {hit.bron}", markup=False)
+        _out.print(f"   Bron: {hit.bron}{' (secundaire bron)' if hit.secundair else ''}", markup=False)
+
+
+def recognition_line(hit: SearchHit) -> str:
+    """The level line of a recognised item, e.g. "Erkend: goed onderbouwd (2020)"; else ""."""
+    if not hit.erkend:
+        return ""
+    year = f" ({hit.beoordeling_jaar})" if hit.beoordeling_jaar else ""
+    return f"Erkend: {hit.beoordeling}{year}"

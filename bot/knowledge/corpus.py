@@ -25,6 +25,7 @@ Run ``python -m bot.knowledge.corpus [map ...]`` to check folders from the comma
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -36,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from pydantic_core import PydanticCustomError
 
 __all__ = [
+    "BEOORDELINGEN",
     "FORMS",
     "KINDS",
     "LEVELS",
@@ -47,8 +49,11 @@ __all__ = [
     "KnowledgeItem",
     "Level",
     "Measures",
+    "Recognition",
+    "SourceKind",
     "Theme",
     "item_id",
+    "level_from_text",
     "load_corpus",
     "parse_item",
 ]
@@ -72,6 +77,16 @@ Kind = Literal["interventie", "werkzame-factor", "meetinstrument", "methode"]
 Form = Literal["individueel", "groep", "collectief", "buurt", "campagne", "training-professionals"]
 Level = Literal["samenleving", "voorziening", "proces", "interventie"]
 Measures = Literal["feiten", "beleving", "beide"]
+Recognition = Literal[
+    "onbekend",
+    "goed beschreven",
+    "goed onderbouwd",
+    "effectief volgens eerste aanwijzingen",
+    "effectief volgens goede aanwijzingen",
+    "effectief volgens sterke aanwijzingen",
+]
+"""`beoordeling`: a level of the Erkenningscommissie ladder, lowest first, or "onbekend"."""
+SourceKind = Literal["primair", "secundair"]
 
 THEMES: tuple[str, ...] = get_args(Theme)
 """The fixed theme slugs, in display order."""
@@ -80,6 +95,9 @@ KINDS: tuple[str, ...] = get_args(Kind)
 FORMS: tuple[str, ...] = get_args(Form)
 LEVELS: tuple[str, ...] = get_args(Level)
 MEASURES: tuple[str, ...] = get_args(Measures)
+BEOORDELINGEN: tuple[str, ...] = get_args(Recognition)
+"""The allowed values of `beoordeling`: "onbekend", then the recognition levels from low to high."""
+SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
 
 _INTERVENTION_KINDS = frozenset({"interventie", "methode"})
 _INSTRUMENT_KIND = "meetinstrument"
@@ -91,6 +109,14 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "vorm": FORMS,
     "niveau": LEVELS,
     "meet": MEASURES,
+    "beoordeling": BEOORDELINGEN,
+    "bron_soort": SOURCE_KINDS,
+}
+# Extra hint after the list of choices, per field.
+_HINTS: dict[str, str] = {
+    "beoordeling": (
+        " (zet de woorden van de bron in 'beoordeling_bron' en een opmerking zoals 'niet beoordeeld' in 'toelichting')"
+    ),
 }
 # Keys that are model fields but must not appear in the front matter.
 _NOT_FRONT_MATTER = ("body", "path")
@@ -98,7 +124,48 @@ _NOT_FRONT_MATTER = ("body", "path")
 Step = Annotated[int, Field(ge=0, le=6)]
 
 # Error types raised by our own validators; their messages are already Dutch.
-_CUSTOM_KINDS = frozenset({"leeg", "dubbel", "geen_url", "niet_bij_soort", "verplicht_bij_soort"})
+_CUSTOM_KINDS = frozenset(
+    {"leeg", "dubbel", "geen_url", "niet_bij_soort", "verplicht_bij_soort", "niveau_mist", "niveau_anders"}
+)
+
+# The ladder as sources write it ("Erkend: goed onderbouwd", "Sterke aanwijzingen voor
+# effectiviteit", "Effectief volgens goede aanwijzingen voor effectiviteit").
+_LEVEL_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("effectief volgens sterke aanwijzingen", re.compile(r"\bsterke\s+aanwijzingen\b")),
+    ("effectief volgens goede aanwijzingen", re.compile(r"\bgoede\s+aanwijzingen\b")),
+    ("effectief volgens eerste aanwijzingen", re.compile(r"\beerste\s+aanwijzingen\b")),
+    ("goed onderbouwd", re.compile(r"\bgoed\s+onderbouwd")),
+    ("goed beschreven", re.compile(r"\bgoed\s+beschreven\b")),
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9À-Ý'\"(])")
+SUMMARY_CHARS = 240
+"""A summary is the first sentence, plus the next while it stays within this length."""
+
+
+def level_from_text(text: str) -> str | None:
+    """The ladder level a source's wording names ("Erkend: goed onderbouwd (2017)" -> "goed
+    onderbouwd"), or None when it names none."""
+    folded = text.lower()
+    for level, pattern in _LEVEL_PATTERNS:
+        if pattern.search(folded):
+            return level
+    return None
+
+
+def summary_of(body: str, limit: int = SUMMARY_CHARS) -> str:
+    """The opening of a text: its first sentence, plus following ones while within `limit`."""
+    text = " ".join(body.split())
+    if not text:
+        return ""
+    sentences = _SENTENCE_END.split(text)
+    summary = sentences[0]
+    for sentence in sentences[1:]:
+        if len(summary) + 1 + len(sentence) > limit:
+            break
+        summary += " " + sentence
+    if len(summary) > limit:
+        summary = summary[: limit - 1].rsplit(" ", 1)[0] + "…"
+    return summary
 
 
 def _custom(kind: str, message: str) -> PydanticCustomError:
@@ -115,8 +182,12 @@ class KnowledgeItem(BaseModel):
     themas: list[Theme] = Field(min_length=1)
     doelgroep: str = ""
     stappen: list[Step] = Field(default_factory=list)
-    beoordeling: str
+    beoordeling: Recognition
+    beoordeling_jaar: int | None = Field(default=None, ge=1990, le=2100)
+    beoordeling_bron: str = ""
+    toelichting: str = ""
     bron: str
+    bron_soort: SourceKind = "primair"
     bijgewerkt: dt.date
     vorm: Form | None = Field(default=None, validate_default=True)
     niveau: Level | None = Field(default=None, validate_default=True)
@@ -124,14 +195,14 @@ class KnowledgeItem(BaseModel):
     body: str
     path: Path
 
-    @field_validator("titel", "beoordeling", "body")
+    @field_validator("titel", "body")
     @classmethod
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise _custom("leeg", "mag niet leeg zijn")
         return value
 
-    @field_validator("doelgroep", mode="before")
+    @field_validator("doelgroep", "beoordeling_bron", "toelichting", mode="before")
     @classmethod
     def _none_is_empty(cls, value: Any) -> Any:
         return "" if value is None else value
@@ -171,10 +242,32 @@ class KnowledgeItem(BaseModel):
             raise _custom("niet_bij_soort", "hoort alleen bij soort 'meetinstrument'")
         return value
 
+    @field_validator("beoordeling_bron")
+    @classmethod
+    def _source_wording_matches(cls, value: str, info: ValidationInfo) -> str:
+        level = info.data.get("beoordeling")
+        if value and level is not None:
+            found = level_from_text(value)
+            if level == "onbekend" and found is not None:
+                raise _custom("niveau_mist", f"noemt '{found}'; zet dat niveau dan ook in 'beoordeling'")
+            if level != "onbekend" and found != level:
+                raise _custom("niveau_anders", f"past niet bij beoordeling '{level}'")
+        return value
+
     @property
     def is_intervention(self) -> bool:
         """True for `interventie` and `methode` items."""
         return self.soort in _INTERVENTION_KINDS
+
+    @property
+    def is_recognised(self) -> bool:
+        """True when the item has a level of the recognition ladder (not "onbekend")."""
+        return self.beoordeling != "onbekend"
+
+    @property
+    def summary(self) -> str:
+        """The item's own summary: its first sentence, with the next one if the first is short."""
+        return summary_of(self.body)
 
 
 class CorpusError(Exception):
@@ -248,7 +341,7 @@ def _dutch(error: dict[str, Any]) -> str:
         return f"is geen bekend veld (tikfout?); toegestaan zijn: {allowed}"
     if kind == "literal_error":
         choices = ", ".join(_CHOICES.get(field, ()))
-        return f"{given!r} is geen geldige waarde; kies uit: {choices}"
+        return f"{given!r} is geen geldige waarde; kies uit: {choices}{_HINTS.get(field, '')}"
     if kind in ("string_type",):
         return "moet tekst zijn"
     if kind == "string_too_short":
@@ -259,6 +352,8 @@ def _dutch(error: dict[str, Any]) -> str:
         return "moet een lijst zijn, bijvoorbeeld [3, 4]"
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return "moet een heel getal zijn"
+    if kind in ("greater_than_equal", "less_than_equal") and field == "beoordeling_jaar":
+        return "moet een jaartal zijn, bijvoorbeeld 2020"
     if kind in ("greater_than_equal", "less_than_equal"):
         return "moet een stap van 0 tot en met 6 zijn"
     if kind.startswith("date_"):

@@ -14,7 +14,9 @@ The main set is split once into two halves (``deel: afstemming`` / ``deel: contr
 per group half and half, rule in the file's header): tune on the first, and accept a
 change only if the second improves too. ``bench/watwerkt_queries_extra.yaml`` is a second
 set in the words of real users (short keywords, typos, loanwords, unknown compounds),
-written before further tuning; evaluate it with ``--vragen``.
+written before further tuning; evaluate it with ``--vragen``. The third,
+``bench/watwerkt_queries_instrumenten.yaml``, holds keyword-style questions for measurement
+instruments ("meetinstrument financiële stress ouders"), the weak spot named in issue 13.
 
 Metrics, averaged per group, per half and overall:
 

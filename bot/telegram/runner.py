@@ -16,8 +16,9 @@ chat). A supergroup migration in a batch is a barrier: what came before it is fi
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
-import secrets
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -33,17 +34,31 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from bot.app import Kompas, open_kompas
 from bot.config import Settings
 from bot.knowledge.search import KnowledgeSearch
+from bot.process_lock import hold_bot_lock
 from bot.store import EventKey
 from bot.telegram.handlers import SOURCE, Exporter, TelegramBridge, check_texts, document_exporter
 from bot.telegram.menu import set_commands
-from bot.telegram.network import AiohttpRequest, install_token_redaction, webhook_secret_ok
-from bot.telegram.settings import TelegramConfigError, TelegramOptions, api_base_url, check_token, file_base_url
+from bot.telegram.network import AiohttpRequest, install_token_redaction
+from bot.telegram.settings import (
+    TelegramConfigError,
+    TelegramOptions,
+    api_base_url,
+    check_token,
+    file_base_url,
+    webhook_secret_for,
+)
 
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "poll_answer", "my_chat_member")
 BATCH = 100
 MAX_BACKOFF = 30.0
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+CONFLICT_MESSAGE = (
+    "Er haalt al een ander proces berichten op voor deze bot (Telegram meldt 409 Conflict). Met long polling mag "
+    "per token maar één bot tegelijk draaien: deze stopt. Stop eerst de andere, of draai meer processen naast "
+    "elkaar met een webhook (kompas telegram --webhook URL) en PostgreSQL."
+)
 
 
 def build_application(token: str, base_url: str, options: TelegramOptions) -> Application:  # type: ignore[type-arg]
@@ -80,6 +95,18 @@ async def _close_requests(application: Application) -> None:  # type: ignore[typ
     for request in (application.bot.request, getattr(application.bot, "_request", (None,))[0]):
         if isinstance(request, AiohttpRequest):
             await request.shutdown()
+
+
+async def _check_chroma(settings: Settings) -> None:
+    """A shared Chroma server (KOMPAS_CHROMA_URL) must be reachable at start, not found missing at the
+    first search (when the bot would quietly search on words only)."""
+    from bot.knowledge.index import ChromaConfigError, check_deployment_name, connect_chroma
+
+    try:
+        check_deployment_name(settings.chroma_collection)
+        await asyncio.to_thread(connect_chroma, settings.chroma_url or "")
+    except ChromaConfigError as exc:
+        raise TelegramConfigError(str(exc)) from None
 
 
 def _is_barrier(update: Update) -> bool:
@@ -165,6 +192,8 @@ class TelegramBot:
                 "Controleer de internetverbinding of TELEGRAM_API_BASE_URL."
             ) from None
         try:
+            if settings.chroma_url:
+                await _check_chroma(settings)
             me = application.bot.bot
             kompas = await open_kompas(settings, knowledge=knowledge, bot_username=me.username)
             check_texts(kompas.texts)
@@ -337,23 +366,34 @@ class TelegramBot:
         await set_commands(self.application.bot, self.kompas.texts, self.kompas.engine.steering_commands)
 
     async def run_polling(self, stop: asyncio.Event) -> None:
-        """Fetch, process, then confirm, until `stop` is set."""
-        bot = self.application.bot
-        await bot.delete_webhook(drop_pending_updates=False)
-        await self.prepare()
-        await self.deliver_outbox()
-        log.info("Kompasbot @%s luistert (long polling).", self.username)
-        stopper = asyncio.ensure_future(stop.wait())
-        try:
-            async with self._maintenance(stop):
-                await self._poll(stop, stopper)
-        finally:
-            stopper.cancel()
+        """Fetch, process, then confirm, until `stop` is set.
+
+        Raises `TelegramConfigError` when another process already polls this token (409 Conflict) and
+        `ProcessLockError` when another bot runs on the same SQLite file."""
+        with hold_bot_lock(self.kompas.settings.effective_database_url):
+            bot = self.application.bot
+            await bot.delete_webhook(drop_pending_updates=False)
+            await self.prepare()
+            await self.deliver_outbox()
+            log.info("Kompasbot @%s luistert (long polling).", self.username)
+            stopper = asyncio.ensure_future(stop.wait())
+            try:
+                async with self._maintenance(stop):
+                    await self._poll(stop, stopper)
+            finally:
+                stopper.cancel()
 
     async def _poll(self, stop: asyncio.Event, stopper: asyncio.Future[Any]) -> None:
         bot = self.application.bot
         offset: int | None = None
         backoff = 1.0
+        # Telegram answers a getUpdates with 409 Conflict when a newer one for the same token arrives. The
+        # newcomer's first call therefore ends the running poller's call; the running one asks again soon,
+        # which ends the newcomer's call. A 409 before our first answer, or soon after we started, means
+        # we are the second process: stop with a message. Later, we are the first: go on.
+        started = time.monotonic()
+        answered = False
+        conflicts = 0
         while not stop.is_set():
             fetch = asyncio.ensure_future(
                 bot.get_updates(
@@ -370,10 +410,16 @@ class TelegramBot:
                 updates = fetch.result()
             except InvalidToken:
                 raise TelegramConfigError("Telegram weigert het token (TELEGRAM_BOT_TOKEN) nu.") from None
-            except Conflict:
-                log.warning("Een ander proces haalt ook updates op voor deze bot; ik wacht even.")
-                await self._pause(stop, backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+            except Conflict as exc:
+                if not answered or time.monotonic() - started < self.options.conflict_window:
+                    raise TelegramConfigError(f"{CONFLICT_MESSAGE} (Telegram: {exc.message})") from None
+                conflicts += 1
+                if conflicts == 1:
+                    log.warning(
+                        "Een ander proces probeerde ook berichten op te halen voor deze bot (409 Conflict); "
+                        "deze bot draaide al en gaat door."
+                    )
+                await self._pause(stop, 1.0)  # ask again soon: that tells the newcomer it is the second one
                 continue
             except TelegramError as exc:
                 name = exc.__class__.__name__
@@ -382,6 +428,8 @@ class TelegramBot:
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
             backoff = 1.0
+            answered = True
+            conflicts = 0
             if not updates:
                 continue
             retry_from = await self.process_batch(updates)
@@ -399,18 +447,36 @@ class TelegramBot:
 
     # ------------------------------------------------------------------------- webhook
 
-    async def run_webhook(self, url: str, port: int, stop: asyncio.Event, *, listen: str = "0.0.0.0") -> None:
-        """Serve Telegram's webhook calls on `listen:port` (TLS by a proxy in front) until `stop`."""
+    def webhook_secret(self) -> str:
+        """KOMPAS_TELEGRAM_WEBHOOK_SECRET, or one derived from the token: the same in every instance."""
+        if self.options.webhook_secret is not None and self.options.webhook_secret.get_secret_value():
+            return self.options.webhook_secret.get_secret_value()
+        return webhook_secret_for(self.application.bot.token)
+
+    async def run_webhook(self, url: str, port: int, stop: asyncio.Event, *, listen: str | None = None) -> None:
+        """Serve Telegram's webhook calls on `listen:port` (TLS by a proxy in front) until `stop`.
+
+        `listen` defaults to KOMPAS_TELEGRAM_WEBHOOK_LISTEN (0.0.0.0). Any number of instances may serve
+        one bot behind a load balancer when they share a PostgreSQL database; on a SQLite file only one
+        (`ProcessLockError` otherwise). Every request must carry the secret token."""
+        with hold_bot_lock(self.kompas.settings.effective_database_url):
+            await self._serve_webhook(url, port, stop, listen or self.options.webhook_listen)
+
+    async def _serve_webhook(self, url: str, port: int, stop: asyncio.Event, listen: str) -> None:
         from aiohttp import web
 
         bot = self.application.bot
-        secret = (
-            self.options.webhook_secret.get_secret_value() if self.options.webhook_secret else secrets.token_urlsafe(32)
-        )
+        secret = self.webhook_secret()
+        expected = secret.encode("utf-8")
         path = urlsplit(url).path or "/"
 
         async def receive(request: web.Request) -> web.Response:
-            if not webhook_secret_ok(request.headers.get("X-Telegram-Bot-Api-Secret-Token"), secret):
+            # Bytes on both sides: a header with non-ASCII characters is refused, not a crash.
+            try:
+                given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                given = b""
+            if not hmac.compare_digest(given, expected):
                 return web.Response(status=403)
             try:
                 update = Update.de_json(await request.json(), bot)
@@ -431,7 +497,7 @@ class TelegramBot:
             await self.prepare()
             await self.deliver_outbox()
             await bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES, max_connections=40)
-            log.info("Kompasbot @%s luistert via webhook op poort %d.", self.username, port)
+            log.info("Kompasbot @%s luistert via webhook op %s poort %d.", self.username, listen, port)
             async with self._maintenance(stop):
                 await stop.wait()
         finally:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 
 from pydantic import Field, SecretStr
@@ -30,7 +33,20 @@ class TelegramOptions(BaseSettings):
     rate_limit: bool = Field(default=True, description="Throttle to Telegram's limits (AIORateLimiter).")
     poll_timeout: int = Field(default=30, ge=0, le=50, description="Long-polling timeout in seconds.")
     admin_cache_seconds: float = Field(default=60.0, ge=0, description="How long a chat's administrators are cached.")
-    webhook_secret: SecretStr | None = Field(default=None, description="Secret for webhook calls; random if unset.")
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret for webhook calls; if unset, derived from the token (the same in every instance).",
+    )
+    webhook_listen: str = Field(
+        default="0.0.0.0",
+        description="Address the webhook server listens on; 127.0.0.1 (or ::1) behind a proxy on the same machine.",
+    )
+    conflict_window: float = Field(
+        default=10.0,
+        ge=0,
+        description="Long polling: a 409 Conflict (another process polls the same token) before the first answer "
+        "or within this many seconds of the start means this process is the second one: it stops.",
+    )
     http_attempts: int = Field(default=4, ge=1, le=10, description="Attempts per API call on 5xx and network errors.")
     max_concurrent_chats: int = Field(default=64, ge=1, description="Chats processed at the same time.")
     connections: int = Field(default=32, ge=1, le=512, description="HTTP connections to the Bot API server.")
@@ -41,6 +57,15 @@ class TelegramOptions(BaseSettings):
     redelivery_interval: float = Field(
         default=5.0, gt=0, description="Seconds between two attempts to send replies whose delivery failed."
     )
+
+
+def webhook_secret_for(token: str) -> str:
+    """A webhook secret derived from the bot token: every instance of one bot computes the same one, so
+    instances behind a load balancer accept each other's `setWebhook` (a random secret per start would
+    make the last instance to start the only one Telegram's calls get through to). Telegram allows
+    1-256 characters A-Z, a-z, 0-9, _ and -."""
+    digest = hmac.new(token.encode("utf-8"), b"kompasbot-webhook-secret", hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
 def check_token(token: SecretStr | None) -> str:

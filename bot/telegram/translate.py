@@ -283,6 +283,13 @@ class Origin:
     message_id: int | None = None
     callback: bool = False
     user_id: int | None = None
+    # For a button under a prompt meant for one person: the message of theirs that prompt answered.
+    prompted: int | None = None
+
+    @property
+    def author_message(self) -> int | None:
+        """The person's own message a follow-up for them replies to."""
+        return self.message_id if self.message_id is not None else self.prompted
 
     @property
     def actor_id(self) -> str:
@@ -387,7 +394,8 @@ def plan(
             actions.append(StopPoll())
         if reply.reaction:
             if origin.message_id is not None:
-                actions.append(React(origin.message_id, reply.reaction, reply.text))
+                if not any(isinstance(a, React) for a in actions):  # one acknowledgement per message
+                    actions.append(React(origin.message_id, reply.reaction, reply.text))
             elif origin.callback:
                 actions.append(Toast(html_to_plain(reply.text)))
             elif reply.text:
@@ -399,12 +407,9 @@ def plan(
             continue
         if reply.text:
             buttons = keyboard(reply.buttons, stamper)
-            if reply.for_author and group and origin.message_id is not None:
+            if reply.for_author and group and origin.author_message is not None:
                 # Only the author gets the input field: the prompt answers their message.
-                if buttons is not None:
-                    actions += _texts(reply.text, buttons, reply_to=origin.message_id)
-                else:
-                    actions += _texts(reply.text, own, reply_to=origin.message_id)
+                actions += _texts(reply.text, buttons or own, reply_to=origin.author_message)
             elif reply.asks and group:
                 head, rest = split_first_line(reply.text)
                 if buttons is not None and rest.strip():
