@@ -59,6 +59,8 @@ def test_a_first_build_runs_on_the_worker_and_searches_do_not_wait_for_it(tmp_pa
         gate.release.set()
         assert knowledge.wait_for_publication(1, WAIT)
         assert knowledge.search("trappenhuis", 1)[0].titel == "Buurtaanpak"
+        ranked = knowledge.search("trappenhuis", 1, erkend=False, prefer_themes=("eenzaamheid",), prefer_step=2)
+        assert ranked[0].titel == "Buurtaanpak"  # every KnowledgeSearch argument is passed on
         assert gate.threads == {"kompas-kennis"}  # never on the thread that searched
         assert knowledge.last_report is not None and knowledge.last_report.documents == 1
     finally:

@@ -114,8 +114,11 @@ class BackgroundKnowledge:
         thema: str | None = None,
         soort: str | None = None,
         stap: int | None = None,
+        erkend: bool = False,
+        prefer_themes: tuple[str, ...] = (),
+        prefer_step: int | None = None,
     ) -> list[SearchHit]:
-        """Search the index published last; never loads or builds on this thread.
+        """Search the index published last (`KnowledgeSearch.search`); never loads or builds on this thread.
 
         Only the very first search may wait, at most `load_wait` seconds, for an *existing*
         index to be opened (not built). Raises `KnowledgeNotReady` when there is none yet.
@@ -129,7 +132,17 @@ class BackgroundKnowledge:
             raise KnowledgeNotReady()
         if time.monotonic() - self._last_check > self.check_every:
             self.check()
-        return knowledge.search(query, k, offset=offset, thema=thema, soort=soort, stap=stap)
+        return knowledge.search(
+            query,
+            k,
+            offset=offset,
+            thema=thema,
+            soort=soort,
+            stap=stap,
+            erkend=erkend,
+            prefer_themes=prefer_themes,
+            prefer_step=prefer_step,
+        )
 
     # ---- control --------------------------------------------------------------------
 
@@ -291,3 +304,10 @@ class BackgroundKnowledge:
         with contextlib.suppress(OSError, AttributeError):
             tid = threading.get_native_id()
             os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + self._nice))
+
+
+if TYPE_CHECKING:  # mypy checks that it is a `KnowledgeSearch` the engine can take
+    from bot.knowledge.search import KnowledgeSearch
+
+    def _is_knowledge_search(knowledge: BackgroundKnowledge) -> KnowledgeSearch:
+        return knowledge
