@@ -200,13 +200,37 @@ def _report(coach: Coach, path: Path, show_misses: bool) -> None:
             print(f"- {kind}: {miss.rule_id}{extra}: {what} {miss.case.velden or ''}")
 
 
+def speed(coach: Coach, rounds: int = 500) -> float:
+    """Seconds per round of three reviews (two answers, one issue); was a `< 2.0 s` assert in the tests."""
+    import time
+
+    at = datetime(2026, 11, 23, tzinfo=UTC)
+    session = Session(id="s", chat_id="c", vraagstuk="eenzaamheid", created_at=at, updated_at=at, created_by="a")
+    answer = Contribution(
+        id=1,
+        question="resultaten",
+        text="Over vier jaar voelen 10% minder 75-plussers zich sterk eenzaam.",
+        author_id="a",
+        at=at,
+    )
+    started = time.perf_counter()
+    for _ in range(rounds):
+        coach.review_answer(session, "ambities", answer)
+        coach.review_answer(session, "resultaten", answer)
+        coach.review_issue("schulden, eenzaamheid en mantelzorg")
+    return (time.perf_counter() - started) / rounds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fouten", action="store_true", help="toon ook de gevallen die de coach fout had")
     parser.add_argument("--gevallen", type=Path, default=CASES)
     parser.add_argument("--heldout", action="store_true", help="meet ook apart op de achtergehouden gevallen")
+    parser.add_argument("--snelheid", action="store_true", help="meet ook hoe snel de coach beoordeelt")
     args = parser.parse_args(argv)
     coach = load_coach()
+    if args.snelheid:
+        print(f"snelheid: {speed(coach) * 1000:.2f} ms per beoordeling (antwoord, antwoord, vraagstuk)\n")
     _report(coach, args.gevallen, args.fouten)
     if args.heldout:
         print()

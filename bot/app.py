@@ -9,6 +9,7 @@ import glob
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.coach import load_coach
 from bot.compass import Chat
@@ -17,6 +18,9 @@ from bot.content import content_dir
 from bot.engine import Engine
 from bot.flows import Flow, Texts, check_examples, load_flow, load_texts, load_themes
 from bot.knowledge.search import KnowledgeSearch, SearchHit
+
+if TYPE_CHECKING:
+    from bot.knowledge.background import BackgroundKnowledge
 from bot.llm import LLMService, LLMUnavailable, load_prompts, make_chat_model
 from bot.service import KompasService
 from bot.store import Store
@@ -25,15 +29,28 @@ log = logging.getLogger(__name__)
 
 
 class LazyKnowledge:
-    """Opens the knowledge index on the first search, so starting a chat stays fast.
-
-    If the index cannot be opened, every search raises and the engine says the knowledge
-    base is unavailable; facilitation goes on.
+    """The knowledge base, kept current on a background thread (`BackgroundKnowledge`), started on the
+    first search or by `start()`: starting a chat stays fast, and building an index never holds up a
+    chat. Until a first index is there, a search raises `KnowledgeNotReady` after `wait` seconds and
+    the engine says so; facilitation goes on.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, wait: float = 2.0) -> None:
         self._settings = settings
-        self._inner: KnowledgeSearch | None = None
+        self._wait = wait
+        self._inner: BackgroundKnowledge | None = None
+
+    def start(self) -> BackgroundKnowledge:
+        if self._inner is None:
+            from bot.knowledge.background import BackgroundKnowledge
+
+            self._inner = BackgroundKnowledge(self._settings, load_wait=self._wait)
+            self._inner.start()
+        return self._inner
+
+    def close(self) -> None:
+        if self._inner is not None:
+            self._inner.close()
 
     def search(
         self,
@@ -48,11 +65,7 @@ class LazyKnowledge:
         prefer_themes: tuple[str, ...] = (),
         prefer_step: int | None = None,
     ) -> list[SearchHit]:
-        if self._inner is None:
-            from bot.knowledge.retriever import open_knowledge
-
-            self._inner = open_knowledge(self._settings)
-        return self._inner.search(
+        return self.start().search(
             query,
             k,
             offset=offset,
@@ -90,6 +103,14 @@ class Kompas:
     engine: Engine
     service: KompasService
     llm: LLMService | None = None
+    knowledge: LazyKnowledge | None = None
+
+    async def close(self) -> None:
+        """Stop the engine's worker, the knowledge worker and the store, in that order."""
+        self.service.close()
+        if self.knowledge is not None:
+            self.knowledge.close()
+        await self.store.close()
 
 
 def open_llm(settings: Settings) -> LLMService | None:
@@ -105,9 +126,16 @@ def open_llm(settings: Settings) -> LLMService | None:
 
 
 async def open_kompas(
-    settings: Settings, *, knowledge: KnowledgeSearch | None = None, bot_username: str | None = None
+    settings: Settings,
+    *,
+    knowledge: KnowledgeSearch | None = None,
+    bot_username: str | None = None,
+    knowledge_wait: float = 2.0,
 ) -> Kompas:
-    """Load and validate the content, open (and migrate) the store, build the engine."""
+    """Load and validate the content, open (and migrate) the store, build the engine.
+
+    `knowledge_wait`: how long a search waits for the first index before saying it is still being
+    built (short for a bot that serves many chats, longer for one person in the terminal)."""
     flow = load_flow(settings.effective_flows_dir / "kompas.yaml")
     texts = load_texts(settings.effective_flows_dir / "teksten.yaml")
     settings.ensure_home()
@@ -121,14 +149,17 @@ async def open_kompas(
     check_examples(flow, themes, folder / "kompas.yaml")
     coach = load_coach(folder / "coaching.yaml", flow)
     llm = open_llm(settings)
+    lazy = LazyKnowledge(settings, wait=knowledge_wait) if knowledge is None else None
     engine = Engine(
         flow,
         texts,
-        knowledge or LazyKnowledge(settings),
+        knowledge or lazy,
         bot_username=bot_username,
         themes=themes,
         coach=coach,
         llm_enabled=llm is not None,
     )
     service = KompasService(engine, store, llm=llm, on_erase=exports_remover(settings))
-    return Kompas(settings=settings, flow=flow, texts=texts, store=store, engine=engine, service=service, llm=llm)
+    return Kompas(
+        settings=settings, flow=flow, texts=texts, store=store, engine=engine, service=service, llm=llm, knowledge=lazy
+    )

@@ -76,7 +76,7 @@ def chat(
 
 
 async def _chat(sessie: str | None, naam: str | None) -> None:
-    kompas = await open_kompas(Settings())
+    kompas = await open_kompas(Settings(), knowledge_wait=60.0)
     interactive = sys.stdin.isatty()
     console = Console(highlight=False, soft_wrap=not interactive)
     actor = Actor(id="terminal", name=naam or _user_name())
@@ -90,8 +90,7 @@ async def _chat(sessie: str | None, naam: str | None) -> None:
     try:
         await transport.run(stdin_lines(interactive), session_name=sessie)
     finally:
-        kompas.service.close()
-        await kompas.store.close()
+        await kompas.close()
 
 
 def _user_name() -> str:

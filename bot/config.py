@@ -1,8 +1,17 @@
-"""Runtime configuration, read from environment variables (and an optional `.env`)."""
+"""Runtime configuration, read from environment variables (and an optional `.env`).
+
+Also the helpers that keep personal data private on disk, whatever the umask: the data
+folder is 0700 (`private_dir`), the SQLite database, its WAL/SHM and exports are 0600
+(`create_private_file`, `write_private_file`, `prepare_database_file`). SQLite gives its
+WAL and SHM files the permissions of the database file, so creating that file 0600 before
+SQLAlchemy opens it is enough; `Settings.ensure_home` does both.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 from pathlib import Path
 
 from platformdirs import user_data_path
@@ -62,5 +71,86 @@ class Settings(BaseSettings):
         return self.home / "chroma"
 
     def ensure_home(self) -> Path:
-        self.home.mkdir(parents=True, exist_ok=True)
+        """Create the data folder 0700 (an existing one is made private too) and the SQLite file 0600."""
+        private_dir(self.home)
+        prepare_database_file(self.effective_database_url)
         return self.home
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.home / "exports"
+
+
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """`path` (and missing parents) as a folder only its owner can enter, independent of the umask."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    _tighten(path, PRIVATE_DIR_MODE)
+    return path
+
+
+def create_private_file(path: Path) -> Path:
+    """Create `path` 0600 if it does not exist (contents untouched); an existing file is made 0600."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), PRIVATE_FILE_MODE)
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, PRIVATE_FILE_MODE)
+    finally:
+        os.close(fd)
+    return Path(path)
+
+
+def write_private_file(path: Path, data: bytes) -> Path:
+    """Write `data` to `path` as a 0600 file (also when it existed with wider permissions)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), PRIVATE_FILE_MODE)
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, PRIVATE_FILE_MODE)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+    return Path(path)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for other databases, memory or `file:` URIs)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return None
+    database = parsed.database
+    if not parsed.drivername.startswith("sqlite") or not database or database == ":memory:":
+        return None
+    if database.startswith("file:") or parsed.query.get("mode") == "memory":
+        return None
+    return Path(database).expanduser()
+
+
+def prepare_database_file(url: str) -> Path | None:
+    """For SQLite: create the database file 0600 before SQLAlchemy opens it (SQLite then creates
+    its WAL, SHM and journal with the same mode), and make existing ones 0600. Returns the file."""
+    path = sqlite_file(url)
+    if path is None or not path.parent.is_dir():
+        return None
+    create_private_file(path)
+    for suffix in ("-wal", "-shm", "-journal"):
+        companion = path.with_name(path.name + suffix)
+        if companion.exists():
+            _tighten(companion, PRIVATE_FILE_MODE)
+    return path
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """chmod to `mode` when group or others have any access (only the owner can; others are left)."""
+    with contextlib.suppress(OSError):
+        current = stat.S_IMODE(path.stat().st_mode)
+        if current & 0o077:
+            path.chmod(mode)

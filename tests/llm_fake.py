@@ -1,7 +1,9 @@
 """A language-model endpoint on 127.0.0.1 and a langchain chat model that talks to it over HTTP.
 
 The endpoint answers `POST /v1/chat` with `{"content": ...}` from a script, or misbehaves on
-purpose: `slow` (answers after a delay), `status` (e.g. 500, or 401 for a wrong key). A stopped
+purpose: `slow` (answers after a delay), `hold` (an event: calls wait for it, so a test can
+keep a call in flight as long as it needs without racing a clock; `held` is set once a call
+is waiting), `status` (e.g. 500, or 401 for a wrong key). A stopped
 endpoint refuses connections. `HttpChatModel` sends the key as a bearer token, like the hosted
 services, so tests can check the key never reaches a log line or a message.
 """
@@ -25,6 +27,8 @@ class FakeLLMEndpoint:
         self.key = key
         self.answers: deque[str] = deque()
         self.slow = 0.0
+        self.hold: asyncio.Event | None = None
+        self.held = asyncio.Event()
         self.status = 200
         self.requests = 0
         self._runner: web.AppRunner | None = None
@@ -41,6 +45,8 @@ class FakeLLMEndpoint:
         return self
 
     async def stop(self) -> None:
+        if self.hold is not None:
+            self.hold.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -51,6 +57,9 @@ class FakeLLMEndpoint:
 
     async def _chat(self, request: web.Request) -> web.Response:
         self.requests += 1
+        if self.hold is not None:
+            self.held.set()
+            await self.hold.wait()
         if self.slow:
             await asyncio.sleep(self.slow)
         if request.headers.get("Authorization") != f"Bearer {self.key}":

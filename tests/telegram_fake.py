@@ -162,6 +162,8 @@ class FakeBotApi:
         self._failures: dict[str, deque[tuple[int, int | None]]] = defaultdict(deque)
         self._slow: dict[str, deque[float]] = defaultdict(deque)
         self._drops: dict[str, int] = defaultdict(int)
+        self._stalls: dict[str, int] = defaultdict(int)
+        self._stopped = asyncio.Event()
         self._hang: dict[str, asyncio.Event] = {}
         self._ids = itertools.count(1000)
         self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
@@ -189,6 +191,7 @@ class FakeBotApi:
 
     async def stop(self) -> None:
         self._closing = True
+        self._stopped.set()  # stalled calls (see `stall`) end now
         await self._notify()  # end pending long polls now
         if self._runner is not None:
             await self._runner.cleanup()
@@ -206,6 +209,11 @@ class FakeBotApi:
     def slow(self, method: str, seconds: float, *, times: int = 1) -> None:
         """The next `times` calls of `method` take effect at once but are answered `seconds` later."""
         self._slow[method].extend([seconds] * times)
+
+    def stall(self, method: str, *, times: int = 1) -> None:
+        """The next `times` calls of `method` take effect at once but are never answered (until
+        the fake stops): the client's read timeout always fires, however slow the machine is."""
+        self._stalls[method] += times
 
     def drop(self, method: str, *, times: int = 1) -> None:
         """The next `times` calls of `method` lose their connection before they take effect."""
@@ -240,8 +248,13 @@ class FakeBotApi:
             if request.transport is not None:
                 request.transport.abort()  # the client sees a dropped connection, no answer
             return web.Response(status=204)
+        stalled = self._stalls[method] > 0
+        if stalled:
+            self._stalls[method] -= 1
         delay = self._slow[method].popleft() if self._slow[method] else 0.0
         response = await self._answer(method, call, params, files)
+        if stalled:
+            await self._stopped.wait()
         if delay:
             await asyncio.sleep(delay)
         return response

@@ -287,14 +287,13 @@ def test_lexical_only_when_no_dense_model(kb: KnowledgeBase, tmp_path: Path) -> 
     assert "interventies/join-us-programma" in _ids(lexical, "eenzame jongeren")
 
 
-def test_warm_query_is_fast(kb: KnowledgeBase) -> None:
-    import time
-
-    kb.search("opvoedondersteuning voor ouders", 5)
-    started = time.perf_counter()
-    for _ in range(5):
-        kb.search("hoe meet je kwetsbaarheid bij ouderen", 5)
-    assert (time.perf_counter() - started) / 5 < 0.5
+def test_warm_query_gives_the_same_answer(kb: KnowledgeBase) -> None:
+    """Repeated (cached) searches rank exactly as the first one. How fast: bench/bench_retrieval.py
+    and the /watwerkt rows of bench/RESULTS.md (timings belong in benchmarks, not in tests)."""
+    first = kb.search("hoe meet je kwetsbaarheid bij ouderen", 5)
+    assert first
+    for _ in range(3):
+        assert kb.search("hoe meet je kwetsbaarheid bij ouderen", 5) == first
 
 
 # ---- evaluation --------------------------------------------------------------------------
@@ -361,7 +360,7 @@ def test_seed_passages_on_result_versus_outcome(seed_kb: KnowledgeBase, question
     top = {h.extra["passage"] for h in hits if h.soort == "document"}
     key_positions = {str(c.position) for c in seed_kb.index.chunks if c.soort == "document" and c.body in key}
     assert top & key_positions
-    assert all(h.bron == str(SEED.resolve()) for h in hits if h.soort == "document")
+    assert all(h.bron == SEED.name for h in hits if h.soort == "document")  # its name, not the server path
 
 
 # ---- embeddings --------------------------------------------------------------------------

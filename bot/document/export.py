@@ -8,20 +8,22 @@ transport sends those with sendDocument / sendPhoto. `console_exporter` writes t
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, cast, get_args
 
-from bot.compass import Chat, Session
-from bot.config import Settings
+from bot.compass import Chat, Session, slugify
+from bot.config import Settings, private_dir, write_private_file
 from bot.console import Exporter
 from bot.document.model import CompassDocument, compile_document
 from bot.document.outline import local
 from bot.events import Reply
 from bot.flows import Flow, load_flow
-from bot.store import Store
+from bot.store import SessionSummary, Store
 
 log = logging.getLogger(__name__)
 
@@ -115,12 +117,12 @@ def console_exporter(settings: Settings, flow: Flow) -> Exporter:
     async def export(chat: Chat, reply: Reply) -> list[str]:
         try:
             files = await asyncio.to_thread(render_reply_exports, chat, reply.export, flow)
-            folder = settings.home / "exports"
-            folder.mkdir(parents=True, exist_ok=True)
+            private_dir(settings.home)
+            folder = private_dir(settings.exports_dir)
             paths = []
             for file in files:
                 path = folder / file.filename
-                path.write_bytes(file.data)
+                write_private_file(path, file.data)  # 0600: an export holds names and answers
                 paths.append(str(path))
             return paths
         except Exception as exc:  # a failed export must not end the chat
@@ -134,31 +136,76 @@ def console_exporter(settings: Settings, flow: Flow) -> Exporter:
 async def export_session(
     settings: Settings, name: str, fmt: str, output: Path | None = None, *, pseudonymise: bool = False
 ) -> Path:
-    """`kompas export`: find the compass, render it, write it; returns the file written."""
+    """`kompas export`: find the compass, render it, write it (0600); returns the file written."""
     checked = export_format(fmt)
     flow = load_flow(settings.effective_flows_dir / "kompas.yaml")
     settings.ensure_home()
+    target = _check_target(output)
     store = await Store.open(settings.effective_database_url)
     try:
-        found = await store.find_session(name)
-        if found is None:
-            summaries = await store.list_sessions()
-            if not summaries:
-                raise ExportError(f"Kompas '{name}' niet gevonden. Er zijn nog geen kompassen.")
-            available = "\n".join(f"  {s.chat_id}/{s.id}  ({s.vraagstuk})" for s in summaries)
-            raise ExportError(f"Kompas '{name}' niet gevonden. Deze kompassen zijn er:\n{available}")
+        found = await _find_session(store, name)
     finally:
         await store.close()
     file = await asyncio.to_thread(render_export, found.session, checked, flow=flow, pseudonymise=pseudonymise)
-    target = output or Path(file.filename)
+    target = target or Path(file.filename)
     if target.is_dir():
         target = target / file.filename
     try:
-        target.write_bytes(file.data)
+        write_private_file(target, file.data)  # 0600: an export holds names and answers
     except FileNotFoundError:
         raise ExportError(f"Kan {target} niet schrijven: de map {target.parent} bestaat niet.") from None
     except PermissionError:
         raise ExportError(f"Kan {target} niet schrijven: geen toestemming.") from None
+    except IsADirectoryError:
+        raise ExportError(f"Kan {target} niet schrijven: dat is een map.") from None
     except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise ExportError(_name_too_long(target)) from None
+        if exc.errno == errno.ENOSPC:
+            raise ExportError(f"Kan {target} niet schrijven: de schijf is vol.") from None
         raise ExportError(f"Kan {target} niet schrijven ({exc.__class__.__name__}).") from None
     return target
+
+
+MAX_NAME_BYTES = 255
+"""The longest file name (one path component, in bytes) common file systems accept."""
+
+
+def _check_target(output: Path | None) -> Path | None:
+    """Refuse an `-o` whose file or folder names are too long before anything is rendered."""
+    if output is None:
+        return None
+    for part in output.parts:
+        if len(os.fsencode(part)) > MAX_NAME_BYTES:
+            raise ExportError(_name_too_long(output, part))
+    return output
+
+
+def _name_too_long(target: Path, part: str | None = None) -> str:
+    part = part or target.name
+    shown = part if len(part) <= 40 else part[:30] + "…" + part[-8:]
+    return (
+        f"Kan '{shown}' niet schrijven: de bestandsnaam is te lang ({len(part)} tekens; "
+        f"maximaal {MAX_NAME_BYTES} bytes). Kies een kortere naam met -o."
+    )
+
+
+async def _find_session(store: Store, name: str) -> SessionSummary:
+    """By `chat/naam`, the name or the issue as typed; also an issue that itself contains a "/"."""
+    found = await store.find_session(name)
+    if found is not None:
+        return found
+    summaries = await store.list_sessions()
+    if not summaries:
+        raise ExportError(f"Kompas '{name}' niet gevonden. Er zijn nog geen kompassen.")
+    wanted = " ".join(name.split()).casefold()
+    matches = [s for s in summaries if " ".join(s.vraagstuk.split()).casefold() == wanted]
+    if not matches:
+        matches = [s for s in summaries if s.id == slugify(name)]
+    if len(matches) == 1:
+        return matches[0]
+    listed = matches or summaries
+    available = "\n".join(f"  {s.chat_id}/{s.id}  ({s.vraagstuk})" for s in listed)
+    if matches:
+        raise ExportError(f"Er zijn meer kompassen met de naam '{name}'. Kies er een met chat/naam:\n{available}")
+    raise ExportError(f"Kompas '{name}' niet gevonden. Deze kompassen zijn er:\n{available}")

@@ -190,17 +190,17 @@ def finish_item(ctx: Context, turn: Turn, draft: Draft) -> None:
     session.drafts = [d for d in session.drafts if d is not draft]
     turn.changed = True
     item = session.contribution(draft.item_id)
-    text = ctx.t("item_klaar", nummer=draft.item_id)
-    if turn.chat.is_group:
-        turn.ack(text)
-    else:
-        turn.say(text)
-    if item is not None:
-        review(ctx, turn, item)
     for earlier in [d for d in session.drafts if d.author_id == draft.author_id and d.question == draft.question]:
         if open_field(ctx, session, earlier) is None:  # completed meanwhile (/wijzig): nothing to ask
             session.drafts.remove(earlier)
     older = session.draft_of(draft.author_id, draft.question)
+    text = ctx.t("item_klaar", nummer=draft.item_id)
+    if turn.chat.is_group and older is None:
+        turn.ack(text)  # a reaction on their message; a follow-up prompt would answer that message itself
+    else:
+        turn.say(text)
+    if item is not None:
+        review(ctx, turn, item)
     if older is not None:  # an earlier item of this person still has open fields: back to it
         continue_draft(ctx, turn, older)
 

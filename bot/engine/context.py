@@ -16,7 +16,7 @@ from bot.compass import Chat, Contribution, Session
 from bot.engine.understand import FieldReader
 from bot.events import Actor, Reply
 from bot.flows import Flow, Question, Texts, Themes
-from bot.knowledge.search import KnowledgeSearch, SearchHit
+from bot.knowledge.search import KnowledgeNotReady, KnowledgeSearch, SearchHit
 
 MAX_ANSWER_CHARS = 2000
 MAX_POLL_OPTIONS = 10
@@ -36,7 +36,12 @@ def esc(value: object) -> str:
 
 
 class KnowledgeUnavailable(Exception):
-    """The knowledge index cannot answer now; facilitation goes on without it."""
+    """The knowledge index cannot answer now; facilitation goes on without it. `building`: the first
+    index is still being built (it will answer soon)."""
+
+    def __init__(self, reason: str, *, building: bool = False) -> None:
+        super().__init__(reason)
+        self.building = building
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,8 @@ class Context:
             return self.knowledge.search(query, k, **filters)  # type: ignore[arg-type]
         except KnowledgeUnavailable:
             raise
+        except KnowledgeNotReady as exc:
+            raise KnowledgeUnavailable("bezig", building=True) from exc
         except Exception as exc:  # the index is a separate component: whatever breaks there stays there
             raise KnowledgeUnavailable(exc.__class__.__name__) from exc
 

