@@ -249,6 +249,9 @@ def read_database(path: Path) -> tuple[dict[str, list[int]], dict[str, Any]]:
     connection = sqlite3.connect(path)
     try:
         markers: dict[str, list[int]] = defaultdict(list)
+        tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "processed_events" not in tables:  # killed before the first migration was committed: empty
+            return markers, {}
         for event_id, chat_id in connection.execute(
             "SELECT event_id, chat_id FROM processed_events WHERE source = 'telegram' ORDER BY event_id"
         ):
