@@ -114,13 +114,19 @@ class BackgroundKnowledge:
         """Search the index published last (`KnowledgeSearch.search`); never loads or builds on this thread.
 
         Only the very first search may wait, at most `load_wait` seconds, for an *existing*
-        index to be opened (not built). Raises `KnowledgeNotReady` when there is none yet.
+        index to be opened (not built). Raises `KnowledgeNotReady` when there is none yet, and a
+        `RuntimeError` when there is none because opening or building it failed.
         """
         self.start()
         knowledge = self._published
         if knowledge is None and self.load_wait > 0:
+            deadline = time.monotonic() + self.load_wait
             self._loaded_once.wait(self.load_wait)
+            if self._published is None:  # nothing to load: a first build (or its failure) may be quick
+                self.wait_for_rounds(1, timeout=max(0.0, deadline - time.monotonic()))
             knowledge = self._published
+        if knowledge is None and self.last_error is not None:
+            raise RuntimeError(f"de kennisbank kan niet worden geopend ({self.last_error})")
         if knowledge is None:
             raise KnowledgeNotReady()
         if time.monotonic() - self._last_check > self.check_every:
@@ -194,6 +200,7 @@ class BackgroundKnowledge:
             try:
                 self._round()
             except Exception as exc:  # the worker never dies; the previous index stays published
+                self.last_error = exc.__class__.__name__
                 log.warning("De kennisbank kon niet worden bijgewerkt (%s).", exc.__class__.__name__)
                 log.debug("kennisbank bijwerken mislukt", exc_info=True)
             finally:
