@@ -224,3 +224,13 @@ def test_a_big_group_overview_stays_short_in_the_chat_and_comes_whole_as_a_file(
     assert reply.export == ("md",) and len(split_html(reply.text)) == 1  # one message, not 126
     assert "250×" in reply.text
     assert len(split_html(ENGINE.overview(room.chat))) > 20  # the whole one would take many messages: a file
+
+
+def test_a_dash_or_weet_niet_leaves_a_field_open() -> None:
+    room = Room(group=False)
+    room.say(FACILITATOR, "/kompas armoede")
+    room.say(FACILITATOR, "/stap 3")
+    for text in ["Buurtgezinnen", "Humanitas", "-", "weet niet", "-", "-"]:
+        reply = room.say(FACILITATOR, text)
+    assert "Bewaard als nummer" in reply
+    assert room.session.live("activiteiten")[0].fields == {"wie": "Humanitas"}

@@ -20,7 +20,7 @@ from bot.engine.context import (
     review,
     short,
 )
-from bot.engine.understand import resolve_numbers
+from bot.engine.understand import LEFT_OPEN, resolve_numbers
 from bot.events import Button
 from bot.flows import ItemField, Question
 
@@ -245,6 +245,9 @@ def answer_field(ctx: Context, turn: Turn, draft: Draft, text: str) -> None:
         on_answer(ctx, turn, text)
         return
     question = ctx.flow.question(draft.question)
+    if text.strip().lower() in LEFT_OPEN:  # "-", "weet niet": this field stays open
+        skip_field(ctx, turn, draft)
+        return
     if len(ctx.reader.parts(text)) >= 3:  # a whole new item in one message, not an answer to this field
         start_item(ctx, turn, question, text)
         return

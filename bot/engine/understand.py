@@ -21,7 +21,7 @@ _IF_THEN = re.compile(r"\bals\b.+?\bdan\b.+", re.IGNORECASE | re.DOTALL)
 # A whole item in one message: its parts on their own lines or separated by ";".
 _PARTS = re.compile(r"\s*(?:;|\n)\s*")
 # A part that leaves its field open.
-_OPEN = frozenset({"-", "?", "weet niet", "nvt", "n.v.t."})
+LEFT_OPEN = frozenset({"-", "?", "weet niet", "nvt", "n.v.t."})
 
 
 @dataclass
@@ -154,7 +154,7 @@ class FieldReader:
     ) -> None:
         """A part given in its field's own position: '-' leaves the field open; a part that does not fit
         a choice is kept as a note."""
-        if part.strip() in _OPEN:
+        if part.strip() in LEFT_OPEN:
             reading.skipped.append(item_field.sleutel)
             return
         value: FieldValue | None = part
@@ -168,7 +168,7 @@ class FieldReader:
     def _place(self, question: Question, part: str, taken: dict[str, FieldValue], reading: Reading) -> None:
         """Put one part of a whole item where it fits: a choice it names, a reference it numbers, else
         the next free-text field; what fits nowhere is kept as a note on the item."""
-        if part.strip() in _OPEN:
+        if part.strip() in LEFT_OPEN:
             return
         open_fields = [f for f in question.velden if f.sleutel not in taken]
         only_numbers = bool(re.fullmatch(r"[\d\s,;en]+", part))
