@@ -234,3 +234,18 @@ def test_a_dash_or_weet_niet_leaves_a_field_open() -> None:
         reply = room.say(FACILITATOR, text)
     assert "Bewaard als nummer" in reply
     assert room.session.live("activiteiten")[0].fields == {"wie": "Humanitas"}
+
+
+def test_the_document_lists_unfinished_items_and_whose_they_are() -> None:
+    from bot.document.model import compile_document
+
+    room = Room()
+    room.say(FACILITATOR, "/kompas eenzaamheid")
+    room.say(FACILITATOR, "/stap 3")
+    room.say(FACILITATOR, "Maatjesproject")
+    room.say(FACILITATOR, "Vrijwilligerscentrale")
+    points = [p.text for p in compile_document(room.session, FLOW).open_points if p.kind == "concept"]
+    missing = "(vorm, status, resultaat, verwachting)"
+    assert points == [f"Stap 3 · Activiteiten: nr. 1 'Maatjesproject' van Fatima is nog niet af {missing}."]
+    hidden = compile_document(room.session, FLOW, pseudonymise=True).open_points
+    assert [p.text for p in hidden if p.kind == "concept"] == [points[0].replace("Fatima", "Deelnemer 1")]

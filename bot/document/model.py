@@ -34,7 +34,7 @@ CORE_PERSPECTIVES: tuple[Role, ...] = ("gemeente", "aanbieder", "doelgroep")
 EMPTY = "nog in te vullen"
 
 LinkKind = Literal["ambition_result", "result_indicator", "activity_result", "outcome_activity"]
-PointKind = Literal["leeg", "keten", "verwijzing", "perspectief"]
+PointKind = Literal["leeg", "keten", "verwijzing", "perspectief", "concept"]
 
 
 class _Doc(BaseModel):
@@ -417,6 +417,12 @@ class _Compiler:
             self.participants.append(DocumentParticipant(number=number, name=shown, role=role))
         return self.numbers[author_id]
 
+    def person(self, author_id: str, name: str) -> str:
+        """How the document names a participant: by name, or 'Deelnemer N' when pseudonymised."""
+        known = self.session.participants.get(author_id)
+        number = self._participant(author_id, name, known.role if known else None)
+        return f"Deelnemer {number}" if self.pseudonymise else (name.strip() or f"Deelnemer {number}")
+
     def keys(self, role: str) -> list[str]:
         return [q.sleutel for q in self.flow.questions_with_role(role)]
 
@@ -669,7 +675,8 @@ def compile_document(
         round=_round_summary(round_info, plan.activities, indicators, flow) if round_info else None,
     )
     empty = _empty_points(document, session, flow)
-    return document.model_copy(update={"open_points": empty + _chain_points(document)})
+    drafts = _draft_points(session, flow, c)
+    return document.model_copy(update={"open_points": empty + drafts + _chain_points(document)})
 
 
 def _session_round(session: Session) -> RoundInfo | None:
@@ -834,6 +841,34 @@ def _empty_points(document: CompassDocument, session: Session, flow: Flow) -> li
             OpenPoint(step=0, kind="perspectief", text="Het perspectief van de doelgroep ontbreekt nog aan tafel.")
         )
     return points
+
+
+def _draft_points(session: Session, flow: Flow, compiler: _Compiler) -> list[OpenPoint]:
+    """Items whose author is still answering their follow-up questions: whose they are, and what is open."""
+    points = []
+    for draft in session.drafts:
+        item = session.contribution(draft.item_id)
+        if item is None or item.removed:
+            continue
+        question = flow.question(draft.question)
+        step = flow.step_of(draft.question)
+        where = "Wat vooraf gaat" if step == 0 else f"Stap {step}"
+        missing = [f.label for f in question.velden if f.sleutel not in item.fields and f.sleutel not in draft.skipped]
+        author = compiler.person(item.author_id, item.author_name)
+        whose = f" van {author}" if author else ""
+        text = f"{where} · {question.kort}: nr. {item.id} '{_short_text(item.text)}'{whose} is nog niet af"
+        points.append(
+            OpenPoint(step=step, kind="concept", text=text + (f" ({', '.join(missing)})." if missing else "."))
+        )
+    return points
+
+
+def _short_text(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    space = text.rfind(" ", 0, limit)
+    return (text[:space] if space > 0 else text.split(" ", 1)[0]).rstrip(" ,;:") + "…"
 
 
 def _quote(item: Item, limit: int = 60) -> str:
