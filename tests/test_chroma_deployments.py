@@ -20,13 +20,8 @@ import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from bot.config import Settings
-from bot.knowledge.index import (
-    ChromaConfigError,
-    IndexStore,
-    check_deployment_name,
-    chroma_endpoint,
-    connect_chroma,
-)
+from bot.knowledge.chroma import ChromaConfigError, check_deployment_name, chroma_endpoint, connect_chroma
+from bot.knowledge.index import IndexStore
 
 ITEM = """---
 soort: interventie

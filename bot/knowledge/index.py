@@ -43,14 +43,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import bm25s
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from bot.content import content_dir
-from bot.knowledge.corpus import CorpusError, KnowledgeItem, item_id, load_corpus, parse_item
+from bot.knowledge.chroma import check_deployment_name, connect_chroma
+from bot.knowledge.chunks import Chunk, builtin_chunks, document_chunks, item_chunk
+from bot.knowledge.corpus import CorpusError, KnowledgeItem, item_id, parse_item
 from bot.knowledge.dutch import (
     GROUP_PREFIX,
     STOP_WORDS,
@@ -91,16 +91,11 @@ __all__ = [
     "SECONDS_PER_PASSAGE",
     "BuildCancelled",
     "BuildReport",
-    "Chunk",
     "IndexStore",
     "LoadedIndex",
     "Progress",
     "QueryAnalysis",
-    "builtin_chunks",
-    "document_chunks",
     "expected_time_line",
-    "item_chunk",
-    "kinds_for",
     "write_shipped_vectors",
 ]
 
@@ -120,7 +115,6 @@ INDEX_FORMAT = 1
 DEFAULT_DEPLOYMENT = "kompas"
 COLLECTION_PREFIX = DEFAULT_DEPLOYMENT + "-"
 _GENERATION = r"\d{8}T\d{6}-[0-9a-f]{6}"  # see `_build`: time stamp and random part
-_DEPLOYMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,40}[A-Za-z0-9]$")
 _EMBED_BATCH = 32
 
 Progress = Callable[[str, int, int], None]
@@ -134,101 +128,6 @@ SECONDS_PER_PASSAGE = 0.25
 passages, took 277 s); used for the estimate before a long build."""
 LONG_BUILD_SECONDS = 20.0
 """Builds expected to take longer than this are announced with their expected time."""
-
-
-class BuildCancelled(Exception):
-    """Raised by a `Progress` callback (or a background builder) to stop a build; nothing changes."""
-
-
-_THEME_LABELS = {"sociale-acceptatie-lhbti": "sociale acceptatie van lhbti-personen"}
-_KIND_LABELS = {
-    "interventie": "Interventie",
-    "methode": "Methode",
-    "werkzame-factor": "Werkzame factor",
-    "meetinstrument": "Meetinstrument",
-    "document": "Document",
-}
-
-
-def _theme_label(slug: str) -> str:
-    return _THEME_LABELS.get(slug, slug.replace("-", " "))
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """One unit of search. `text` is what is indexed; `body` is what a snippet is cut from."""
-
-    id: str
-    text: str
-    body: str
-    soort: str
-    titel: str
-    bron: str
-    themas: tuple[str, ...] = ()
-    stappen: tuple[int, ...] = ()
-    beoordeling: str = "onbekend"
-    item_id: str = ""
-    source: str = ""  # own documents: absolute file path
-    position: int = 0  # own documents: passage number
-    page: int = 0  # own documents: PDF page, 0 if unknown
-    section: str = ""
-    content_hash: str = ""
-
-    def chroma_metadata(self) -> dict[str, str | int | bool]:
-        """Flat metadata Chroma accepts: lists become ``|a|b|`` strings plus one bool key each."""
-        meta: dict[str, str | int | bool] = {
-            "soort": self.soort,
-            "titel": self.titel,
-            "bron": self.bron,
-            "beoordeling": self.beoordeling,
-            "item_id": self.item_id,
-            "themas": "|" + "|".join(self.themas) + "|",
-            "stappen": "|" + "|".join(map(str, self.stappen)) + "|",
-        }
-        if self.source:
-            meta.update(source=self.source, position=self.position, page=self.page, content_hash=self.content_hash)
-        meta.update({f"thema_{t}": True for t in self.themas})
-        meta.update({f"stap_{s}": True for s in self.stappen})
-        return meta
-
-    def matches(self, *, thema: str | None, soort: str | None, stap: int | None) -> bool:
-        return (
-            (thema is None or thema in self.themas)
-            and (soort is None or self.soort in kinds_for(soort))
-            and (stap is None or stap in self.stappen)
-        )
-
-
-def kinds_for(soort: str) -> tuple[str, ...]:
-    """The item kinds a `soort` filter admits: "interventie" includes methods (as in the corpus)."""
-    return ("interventie", "methode") if soort == "interventie" else (soort,)
-
-
-def item_chunk(item: KnowledgeItem) -> Chunk:
-    """The single chunk of a corpus item: title, what it is, target group and body."""
-    themes = ", ".join(_theme_label(t) for t in item.themas)
-    kind = _KIND_LABELS.get(item.soort, item.soort)
-    lines = [item.titel, f"{kind} over {themes}."]
-    if item.doelgroep:
-        lines.append(f"Doelgroep: {item.doelgroep}.")
-    lines.append(item.body)
-    return Chunk(
-        id=f"item:{item_id(item)}",
-        text="\n".join(lines),
-        body=item.body,
-        soort=item.soort,
-        titel=item.titel,
-        bron=item.bron,
-        themas=tuple(item.themas),
-        stappen=tuple(item.stappen),
-        beoordeling=item.beoordeling or "onbekend",
-        item_id=item_id(item),
-    )
-
-
-def builtin_chunks(folder: Path | None = None) -> list[Chunk]:
-    """The chunks of the corpus items in `folder` (default: the built-in corpus)."""
-    return [item_chunk(item) for item in load_corpus([folder or content_dir("knowledge")])]
 
 
 def write_shipped_vectors(
@@ -260,29 +159,8 @@ def write_shipped_vectors(
     return path, len(vectors)
 
 
-def document_chunks(record: DocumentRecord) -> list[Chunk]:
-    """The chunks of an own document: one per passage, headed by title and section."""
-    key = hashlib.blake2b(record.path.encode("utf-8"), digest_size=8).hexdigest()
-    chunks = []
-    for passage in record.passages:
-        head = [record.title] + ([passage.section] if passage.section else [])
-        chunks.append(
-            Chunk(
-                id=f"doc:{key}:{passage.position}",
-                text="\n".join([*head, passage.text]),
-                body=passage.text,
-                soort="document",
-                titel=record.title,
-                bron=display_source(record.path),  # never the absolute path on the server
-                beoordeling="eigen document",
-                source=record.path,
-                position=passage.position,
-                page=passage.page or 0,
-                section=passage.section,
-                content_hash=record.content_hash,
-            )
-        )
-    return chunks
+class BuildCancelled(Exception):
+    """Raised by a `Progress` callback (or a background builder) to stop a build; nothing changes."""
 
 
 @dataclass
@@ -1015,56 +893,3 @@ def _find_document_key(documents: dict[str, DocumentEntry], path: Path) -> str |
         if key in documents:
             return key
     return None
-
-
-class ChromaConfigError(ValueError):
-    """KOMPAS_CHROMA_URL or KOMPAS_CHROMA_COLLECTION is wrong, or the server is not reachable (Dutch message)."""
-
-
-def check_deployment_name(name: str) -> str:
-    """A valid ``KOMPAS_CHROMA_COLLECTION``: 3-42 letters, digits, ``-`` or ``_``, starting and ending alphanumeric."""
-    value = name.strip()
-    if not _DEPLOYMENT_NAME.match(value):
-        raise ChromaConfigError(
-            f"KOMPAS_CHROMA_COLLECTION '{value}' kan geen naam voor Chroma-collecties zijn: gebruik 3 tot 42 letters, "
-            "cijfers, '-' of '_', en begin en eindig met een letter of cijfer (bijvoorbeeld kompas-lelystad)."
-        )
-    return value
-
-
-def chroma_endpoint(url: str) -> tuple[str, int, bool]:
-    """(host, port, ssl) of ``KOMPAS_CHROMA_URL``; a Dutch `ChromaConfigError` if it is not an http(s) URL."""
-    value = url.strip()
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ChromaConfigError(
-            f"KOMPAS_CHROMA_URL '{value}' is geen bruikbaar adres: schrijf het met http:// of https:// ervoor, "
-            "bijvoorbeeld http://localhost:8000 (de poort van 'chroma run')."
-        )
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 8000)
-    except ValueError:
-        raise ChromaConfigError(f"KOMPAS_CHROMA_URL '{value}' heeft geen geldige poort.") from None
-    return parts.hostname, port, parts.scheme == "https"
-
-
-def connect_chroma(url: str) -> Any:
-    """An `HttpClient` for ``KOMPAS_CHROMA_URL`` that has answered a heartbeat.
-
-    Called when the index is opened and at the start of `kompas telegram`, so a wrong address or a
-    server that is down is said in plain Dutch instead of silently searching on words only."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    host, port, ssl = chroma_endpoint(url)
-    shown = f"{'https' if ssl else 'http'}://{host}:{port}"
-    try:
-        client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=ChromaSettings(anonymized_telemetry=False))
-        client.heartbeat()
-    except Exception as exc:
-        raise ChromaConfigError(
-            f"Ik kan de Chroma-server op {shown} (KOMPAS_CHROMA_URL) niet bereiken ({exc.__class__.__name__}). "
-            "Draait 'chroma run' daar, en klopt het adres? Zonder KOMPAS_CHROMA_URL gebruikt de bot een eigen "
-            "index in KOMPAS_HOME."
-        ) from None
-    return client

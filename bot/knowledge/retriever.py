@@ -37,10 +37,11 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from bot.knowledge.chunks import Chunk, kinds_for
 from bot.knowledge.corpus import CorpusError, KnowledgeItem, item_id, parse_item, summary_of
 from bot.knowledge.dutch import GROUP_PREFIX
 from bot.knowledge.embeddings import make_embeddings
-from bot.knowledge.index import BuildReport, Chunk, IndexStore, LoadedIndex, Progress, kinds_for
+from bot.knowledge.index import BuildReport, IndexStore, LoadedIndex, Progress
 from bot.knowledge.ingest import expand_paths, is_corpus_file
 from bot.knowledge.search import RECOGNISED_LEVELS, SearchHit
 

@@ -100,7 +100,7 @@ async def _close_requests(application: Application) -> None:  # type: ignore[typ
 async def _check_chroma(settings: Settings) -> None:
     """A shared Chroma server (KOMPAS_CHROMA_URL) must be reachable at start, not found missing at the
     first search (when the bot would quietly search on words only)."""
-    from bot.knowledge.index import ChromaConfigError, check_deployment_name, connect_chroma
+    from bot.knowledge.chroma import ChromaConfigError, check_deployment_name, connect_chroma
 
     try:
         check_deployment_name(settings.chroma_collection)
