@@ -355,6 +355,7 @@ class Store:
                     head = Chat.model_validate_json(chat.state)
                     if head.active == row.id:
                         chat.state = head.model_copy(update={"active": None}).model_dump_json()
+                    chat.version += 1  # a process holding the chat in memory must not write the compass back
                 await db.delete(row)
             await db.flush()
             has_sessions = select(SessionRow.chat_id).where(SessionRow.chat_id == ChatRow.id).exists()

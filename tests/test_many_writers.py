@@ -76,3 +76,23 @@ async def test_an_event_stored_by_another_process_is_not_handled_twice(database_
             service.close()
         for store in stores:
             await store.close()
+
+
+async def test_a_compass_removed_by_retention_is_not_written_back_from_memory(
+    database_url: str, engine: Engine
+) -> None:
+    first, second, stores = await _two_services(database_url, engine)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        await first.handle("-1", Text(ANNA, "/kompas eenzaamheid", at), is_group=True)
+        await second.handle("-1", Text(BRAM, "Je alleen voelen", at), is_group=True)  # now in its cache
+        assert await stores[0].purge_inactive(30, datetime(2026, 6, 1, tzinfo=UTC)) == 1
+        await second.handle("-1", Text(BRAM, "/overzicht", at + timedelta(days=200)), is_group=True)
+        await second.handle("-1", Text(BRAM, "Nog een zin", at + timedelta(days=200)), is_group=True)
+        chat = await stores[0].load_chat("-1")
+        assert chat is not None and chat.sessions == {}  # the removed compass did not come back
+    finally:
+        for service in (first, second):
+            service.close()
+        for store in stores:
+            await store.close()
