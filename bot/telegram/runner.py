@@ -36,7 +36,7 @@ from bot.config import Settings
 from bot.knowledge.search import KnowledgeSearch
 from bot.process_lock import hold_bot_lock
 from bot.store import EventKey
-from bot.telegram.handlers import SOURCE, Exporter, TelegramBridge, check_texts, document_exporter
+from bot.telegram.handlers import SOURCE, Exporter, TelegramBridge, document_exporter
 from bot.telegram.menu import set_commands
 from bot.telegram.network import AiohttpRequest, install_token_redaction
 from bot.telegram.settings import (
@@ -198,7 +198,6 @@ class TelegramBot:
             kompas = await open_kompas(settings, knowledge=knowledge, bot_username=me.username)
             if kompas.knowledge is not None:
                 kompas.knowledge.start()  # load (or build) the index now, off the path that answers chats
-            check_texts(kompas.texts)
         except BaseException:
             await application.shutdown()
             raise
