@@ -193,6 +193,7 @@ class Chat(_Model):
     roles: dict[str, Role] = Field(default_factory=dict)
     names: dict[str, str] = Field(default_factory=dict)
     last_query: str | None = None
+    proposed_issue: str | None = None  # typed with no compass open: started when they say yes
     last_offset: int = 0
     last_recognised: bool = False
     offered: list[Suggestion] = Field(default_factory=list)  # the numbered list `/neem N` adopts from

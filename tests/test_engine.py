@@ -384,3 +384,23 @@ def test_my_data_lists_own_contributions_privately(group: Room) -> None:
     reply = group.send(PROVIDER, "/mijngegevens")[-1]
     assert reply.private
     assert "Mijn voorstel" in reply.text and "Haar voorstel" not in reply.text and "aanbieder" in reply.text
+
+
+def test_an_issue_typed_without_a_compass_is_offered_and_started_on_yes(engine: Engine, clock: Clock) -> None:
+    room = Room(engine, clock, Chat(id="p2", is_group=False))
+    offer = room.say(FACILITATOR, "eenzaamheid onder ouderen in Zwolle")
+    assert "kompas starten over <b>eenzaamheid onder ouderen in Zwolle</b>" in offer
+    assert room.chat.session is None and room.chat.proposed_issue == "eenzaamheid onder ouderen in Zwolle"
+    started = room.say(FACILITATOR, "Ja!")
+    assert "Nieuw kompas gestart" in started
+    session = room.chat.session
+    assert session is not None and session.vraagstuk == "eenzaamheid onder ouderen in Zwolle"
+    assert room.chat.proposed_issue is None
+
+
+def test_yes_without_an_offer_and_group_chatter_start_nothing(engine: Engine, clock: Clock) -> None:
+    room = Room(engine, clock, Chat(id="p3", is_group=False))
+    assert "nog geen kompas" in room.say(FACILITATOR, "ja")
+    group = Room(engine, clock, Chat(id="g3", is_group=True))
+    assert "nog geen kompas" in group.say(FACILITATOR, "armoede")
+    assert group.chat.proposed_issue is None and group.chat.session is None

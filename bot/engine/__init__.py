@@ -264,7 +264,10 @@ class Engine:
             turn.say(ctx.t("te_lang", lengte=len(text), grens=MAX_ANSWER_CHARS))
             return
         self._remember_name(turn, event.actor)
-        answers.on_answer(ctx, turn, text)
+        if turn.session is None:
+            navigation.offer_compass(ctx, turn, text)
+        else:
+            answers.on_answer(ctx, turn, text)
 
     def _on_command(self, turn: Turn, command: Command) -> None:
         spec = self.registry.get(command.name)

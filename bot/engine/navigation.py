@@ -21,6 +21,8 @@ from bot.engine.context import (
 from bot.events import Button
 from bot.flows import ROLES
 
+ISSUE_LENGTH = 120  # characters: an issue is a name, not a paragraph
+
 
 def question_buttons(ctx: Context) -> tuple[Button, ...]:
     return (
@@ -144,10 +146,31 @@ def cmd_compass(ctx: Context, turn: Turn, arg: str) -> None:
         turn.say(ctx.t("kompas_hervat", vraagstuk=target.vraagstuk, voortgang=progress(ctx.flow, target)))
         ask(ctx, turn)
         return
-    if len(arg) > 120:
-        turn.say(ctx.t("te_lang", lengte=len(arg), grens=120))
+    if len(arg) > ISSUE_LENGTH:
+        turn.say(ctx.t("te_lang", lengte=len(arg), grens=ISSUE_LENGTH))
         return
     new_session(ctx, turn, arg)
+
+
+def offer_compass(ctx: Context, turn: Turn, text: str) -> None:
+    """Without a compass, someone typing in their own chat most likely typed their issue: offer to
+    start a compass on it (kept until they say yes), rather than dropping what they wrote."""
+    chat = turn.chat
+    if chat.proposed_issue is not None and is_yes(ctx, text):
+        vraagstuk, chat.proposed_issue = chat.proposed_issue, None
+        cmd_compass(ctx, turn, vraagstuk)
+        return
+    if chat.is_group or len(text) > ISSUE_LENGTH or is_yes(ctx, text):
+        turn.say(ctx.t("geen_kompas"))
+        return
+    chat.proposed_issue = text.strip()
+    turn.changed = True
+    turn.say(ctx.t("kompas_voorstel", vraagstuk=chat.proposed_issue))
+
+
+def is_yes(ctx: Context, text: str) -> bool:
+    words = {word.strip().lower() for word in ctx.t("ja_woorden").split(",")}
+    return text.strip().strip("!.").lower() in words
 
 
 def sessions_list(ctx: Context, turn: Turn) -> str:

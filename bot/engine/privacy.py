@@ -67,6 +67,7 @@ def cmd_forget(ctx: Context, turn: Turn, arg: str) -> None:
     chat.offered = []
     chat.offered_for = None
     chat.last_query = None
+    chat.proposed_issue = None
     chat.last_offset = 0
     chat.names.pop(actor.id, None)
     chat.roles.pop(actor.id, None)
